@@ -1,0 +1,329 @@
+"""The five plugin interfaces: Scorer, Selector, SparseLoss, Task and Oracle.
+
+They are ``typing.Protocol`` classes: a third-party plugin is compatible by duck typing and need
+not inherit from anything. The ``*Base`` classes below are optional conveniences that add
+validated parameters (:class:`~asl_core.params.Configurable`) and sensible defaults.
+
+Conventions shared by all interfaces:
+
+* Frame indices are 0-based; ``labelled`` arguments are sorted ``int64`` arrays.
+* A **higher score always means more worth annotating**.
+* Randomness comes only from the ``rng`` argument (a ``numpy.random.Generator`` that the loop
+  derives from the run seed); two calls with equal inputs and equal generators must give equal
+  results.
+* Values crossing the boundary are the frozen types of :mod:`asl_core.types`.
+
+Model outputs (``Task.predict``) are named; the names a Scorer may require:
+
+``"mc_probs"``
+    ``float32[T, F, C, H, W]``: class probabilities of every pixel of every frame in ``T``
+    Monte-Carlo dropout trials (softmax over ``C``; channel 0 is background, ``C >= 2``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import numpy as np
+
+from .params import Configurable
+from .types import FrameAnnotation, FrameRef, FrameStats, LabelState, Region, Selection, VideoInfo
+
+__all__ = [
+    "MC_PROBS",
+    "KNOWN_OUTPUTS",
+    "Oracle",
+    "OracleBase",
+    "Progress",
+    "NullProgress",
+    "Scorer",
+    "ScorerBase",
+    "Selector",
+    "SelectorBase",
+    "SparseLoss",
+    "SparseLossBase",
+    "Task",
+]
+
+MC_PROBS = "mc_probs"
+KNOWN_OUTPUTS = frozenset({MC_PROBS})
+
+
+@runtime_checkable
+class Progress(Protocol):
+    """Progress reporting handed to long-running plugin calls (the CLI draws it with rich)."""
+
+    def start(self, total: int | None, description: str = "") -> None:
+        """Announce ``total`` steps (``None``: unknown) for the current phase."""
+
+    def advance(self, n: int = 1) -> None:
+        """Report ``n`` more steps done."""
+
+
+class NullProgress:
+    """A :class:`Progress` that reports nowhere."""
+
+    def start(self, total: int | None, description: str = "") -> None:  # noqa: D102
+        pass
+
+    def advance(self, n: int = 1) -> None:  # noqa: D102
+        pass
+
+
+# --------------------------------------------------------------------------- Scorer
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    """Utility of each frame for annotation.
+
+    Scoring is split in two so selection can re-score cheaply after every pick:
+
+    * :meth:`frame_stats` — the heavy, model-dependent reduction (e.g. U of eq. 1), once per
+      video per cycle.
+    * :meth:`score` — the cheap, label-dependent part (e.g. APU's eq. 2-3). Selectors call it
+      again for a video after each pick in that video.
+
+    Attributes:
+        requires: names of the model outputs :meth:`frame_stats` needs (``frozenset()`` when it
+            needs none: the loop then runs no inference at all).
+    """
+
+    requires: frozenset[str]
+
+    def frame_stats(
+        self, video: VideoInfo, outputs: Mapping[str, np.ndarray], rng: np.random.Generator
+    ) -> FrameStats:
+        """Reduce the model outputs of one video to per-frame statistics.
+
+        Args:
+            video: the video (``video.num_frames == F``).
+            outputs: the required outputs, e.g. ``{"mc_probs": float32[T, F, C, H, W]}``;
+                empty when ``requires`` is empty.
+            rng: generator for this video and cycle.
+
+        Returns:
+            FrameStats whose arrays have first axis ``F``.
+        """
+        ...
+
+    def prepare_pool(self, stats: Mapping[str, FrameStats]) -> Mapping[str, FrameStats]:
+        """Pool-wide step after all :meth:`frame_stats` of a cycle (e.g. normalise U over the
+        candidate pool so scores compare across videos). Return ``stats`` when not needed."""
+        ...
+
+    def score(self, stats: FrameStats, labelled: np.ndarray, num_frames: int) -> np.ndarray:
+        """Score every frame of one video given its labelled frames.
+
+        Args:
+            stats: this video's statistics.
+            labelled: sorted ``int64`` indices of its labelled frames.
+            num_frames: ``F``.
+
+        Returns:
+            ``float64[F]``, finite; higher means more worth annotating. Scores of labelled
+            frames are ignored by selectors.
+        """
+        ...
+
+
+class ScorerBase(Configurable):
+    """Optional base class for scorers: parameters, ``requires`` and an identity ``prepare_pool``."""
+
+    requires: ClassVar[frozenset[str]] = frozenset()
+
+    def frame_stats(
+        self, video: VideoInfo, outputs: Mapping[str, np.ndarray], rng: np.random.Generator
+    ) -> FrameStats:
+        """No statistics: subclasses that need some override this."""
+        return FrameStats(video=video.id, num_frames=video.num_frames)
+
+    def prepare_pool(self, stats: Mapping[str, FrameStats]) -> Mapping[str, FrameStats]:
+        """Identity."""
+        return stats
+
+    def score(self, stats: FrameStats, labelled: np.ndarray, num_frames: int) -> np.ndarray:
+        raise NotImplementedError
+
+
+# --------------------------------------------------------------------------- Selector
+
+
+@runtime_checkable
+class Selector(Protocol):
+    """Spends a cycle's budget over the pool."""
+
+    def select(
+        self,
+        stats: Mapping[str, FrameStats],
+        labels: LabelState,
+        budget: int,
+        scorer: Scorer,
+        rng: np.random.Generator,
+    ) -> Selection:
+        """Choose ``budget`` unlabelled frames.
+
+        Args:
+            stats: per-video statistics of every pool video, **in pool order** (ties break to the
+                lowest ``(video position, frame)``).
+            labels: current labels; human-labelled frames are never selected.
+            budget: number of frames to choose; when fewer frames are unlabelled, all of them.
+            scorer: the scorer; call ``scorer.score`` again after picks in a video.
+            rng: generator for this cycle's selection.
+
+        Returns:
+            A :class:`Selection` of exactly ``min(budget, unlabelled)`` distinct frames.
+        """
+        ...
+
+
+class SelectorBase(Configurable):
+    """Optional base class for selectors."""
+
+    def select(
+        self,
+        stats: Mapping[str, FrameStats],
+        labels: LabelState,
+        budget: int,
+        scorer: Scorer,
+        rng: np.random.Generator,
+    ) -> Selection:
+        raise NotImplementedError
+
+
+# --------------------------------------------------------------------------- SparseLoss
+
+
+@runtime_checkable
+class SparseLoss(Protocol):
+    """How sparse frame labels weight a dense per-frame loss (paper §3.2)."""
+
+    def frame_weights(self, num_frames: int, labelled: np.ndarray) -> np.ndarray:
+        """Weight of every frame's localisation loss.
+
+        Args:
+            num_frames: ``F``.
+            labelled: sorted ``int64`` indices of the labelled frames.
+
+        Returns:
+            ``float64[F]`` in ``[0, 1]``; 1 on labelled frames. Unlabelled frames are trained on
+            pseudo-labels made by the Task (interpolation), weighted by this.
+        """
+        ...
+
+    def reduce(self, per_frame_loss: Any, weights: Any) -> Any:
+        """Combine per-frame losses (numpy or torch, shape ``[..., F]``) with ``weights``."""
+        ...
+
+
+class SparseLossBase(Configurable):
+    """Optional base class for sparse losses: the weighted-mean ``reduce``.
+
+    ``reduce`` returns ``sum(w * L) / max(sum(w), eps)``. Eq. 4 of the paper is the plain weighted
+    sum; dividing by the total weight keeps the loss scale (and so the effective learning rate)
+    the same for every loss and label density, and differs from eq. 4 only by a positive
+    per-video constant. It works on numpy arrays and torch tensors alike.
+    """
+
+    eps: ClassVar[float] = 1e-12
+
+    def frame_weights(self, num_frames: int, labelled: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def reduce(self, per_frame_loss: Any, weights: Any) -> Any:
+        """Weighted mean over the last axis (frames)."""
+        total = (per_frame_loss * weights).sum(-1)
+        norm = weights.sum(-1)
+        norm = norm.clip(min=self.eps) if hasattr(norm, "clip") else max(norm, self.eps)
+        return total / norm
+
+
+# --------------------------------------------------------------------------- Task
+
+
+@runtime_checkable
+class Task(Protocol):
+    """A dataset family plus a model and its metrics.
+
+    Attributes:
+        outputs: names of the model outputs :meth:`predict` can produce (see module doc).
+        checkpoint_suffix: file suffix of checkpoints written by :meth:`save_checkpoint`.
+    """
+
+    outputs: frozenset[str]
+    checkpoint_suffix: str
+
+    def pool(self) -> Sequence[VideoInfo]:
+        """The videos that can be labelled, in a fixed order (the tie-break order)."""
+        ...
+
+    def build_model(self, rng: np.random.Generator) -> Any:
+        """A freshly initialised model."""
+        ...
+
+    def train(
+        self,
+        model: Any,
+        labels: LabelState,
+        annotations: Mapping[FrameRef, FrameAnnotation],
+        loss: SparseLoss,
+        rng: np.random.Generator,
+        progress: Progress,
+    ) -> Any:
+        """Train ``model`` from the annotations of the labelled frames; return the trained model.
+
+        Training must use only ``annotations`` (what the oracle returned), never ground truth.
+        """
+        ...
+
+    def evaluate(self, model: Any, rng: np.random.Generator, progress: Progress) -> Mapping[str, float]:
+        """Metrics of ``model`` on the task's evaluation split (name → value)."""
+        ...
+
+    def predict(
+        self,
+        model: Any,
+        videos: Sequence[VideoInfo],
+        requires: frozenset[str],
+        rng: np.random.Generator,
+        progress: Progress,
+    ) -> Iterator[tuple[str, Mapping[str, np.ndarray]]]:
+        """Yield ``(video_id, outputs)`` for each video, with the outputs named in ``requires``.
+
+        An iterator so that memory stays bounded: the caller reduces each video's outputs to
+        per-frame statistics before asking for the next.
+        """
+        ...
+
+    def ground_truth(self, frames: Sequence[FrameRef]) -> Sequence[tuple[Region, ...]]:
+        """The true regions of each frame. Only the simulated oracle may call this."""
+        ...
+
+    def save_checkpoint(self, model: Any, path: Path) -> None:
+        """Write ``model`` to ``path`` (the core makes the write atomic)."""
+        ...
+
+    def load_checkpoint(self, path: Path) -> Any:
+        """Read a model written by :meth:`save_checkpoint` (untrusted: no arbitrary code)."""
+        ...
+
+
+# --------------------------------------------------------------------------- Oracle
+
+
+@runtime_checkable
+class Oracle(Protocol):
+    """Turns selected frames into annotations (a person, a tool exchange, or ground truth)."""
+
+    def annotate(self, frames: Sequence[FrameRef], task: Task) -> Iterator[FrameAnnotation]:
+        """Yield one annotation per frame, in the order of ``frames``."""
+        ...
+
+
+class OracleBase(Configurable):
+    """Optional base class for oracles."""
+
+    def annotate(self, frames: Sequence[FrameRef], task: Task) -> Iterator[FrameAnnotation]:
+        raise NotImplementedError
