@@ -32,12 +32,12 @@ from .params import Configurable
 from .types import FrameAnnotation, FrameRef, FrameStats, LabelState, Region, Selection, VideoInfo
 
 __all__ = [
-    "MC_PROBS",
     "KNOWN_OUTPUTS",
+    "MC_PROBS",
+    "NullProgress",
     "Oracle",
     "OracleBase",
     "Progress",
-    "NullProgress",
     "Scorer",
     "ScorerBase",
     "Selector",
@@ -65,10 +65,10 @@ class Progress(Protocol):
 class NullProgress:
     """A :class:`Progress` that reports nowhere."""
 
-    def start(self, total: int | None, description: str = "") -> None:  # noqa: D102
+    def start(self, total: int | None, description: str = "") -> None:
         pass
 
-    def advance(self, n: int = 1) -> None:  # noqa: D102
+    def advance(self, n: int = 1) -> None:
         pass
 
 
@@ -278,7 +278,9 @@ class Task(Protocol):
         """
         ...
 
-    def evaluate(self, model: Any, rng: np.random.Generator, progress: Progress) -> Mapping[str, float]:
+    def evaluate(
+        self, model: Any, rng: np.random.Generator, progress: Progress
+    ) -> Mapping[str, float]:
         """Metrics of ``model`` on the task's evaluation split (name → value)."""
         ...
 
@@ -288,12 +290,11 @@ class Task(Protocol):
         videos: Sequence[VideoInfo],
         requires: frozenset[str],
         rng: np.random.Generator,
-        progress: Progress,
     ) -> Iterator[tuple[str, Mapping[str, np.ndarray]]]:
         """Yield ``(video_id, outputs)`` for each video, with the outputs named in ``requires``.
 
         An iterator so that memory stays bounded: the caller reduces each video's outputs to
-        per-frame statistics before asking for the next.
+        per-frame statistics before asking for the next (and reports progress per video).
         """
         ...
 

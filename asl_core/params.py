@@ -84,7 +84,9 @@ class Configurable:
         if params is None:
             params = self.Params()
         elif not isinstance(params, self.Params):
-            raise TypeError(f"{type(self).__name__} expects {self.Params.__name__}, got {type(params).__name__}")
+            raise TypeError(
+                f"{type(self).__name__} expects {self.Params.__name__}, got {type(params).__name__}"
+            )
         self.params = params
 
     @classmethod

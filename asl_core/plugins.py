@@ -281,7 +281,9 @@ class PluginManager:
                 def register(
                     name: str, factory: Any, *, summary: str = "", _kind: str = kind
                 ) -> None:
-                    collected.append(self._make_entry(_kind, name, factory, summary, plugin_name, source))
+                    collected.append(
+                        self._make_entry(_kind, name, factory, summary, plugin_name, source)
+                    )
 
                 impl.function(register=register)
         return collected
@@ -300,7 +302,9 @@ class PluginManager:
                     f"plugin {plugin!r}: {kind} {name!r} factory {factory!r} is not 'package.module:Attr'"
                 )
         elif not callable(factory):
-            raise PluginError(f"plugin {plugin!r}: {kind} {name!r} factory {factory!r} is not callable")
+            raise PluginError(
+                f"plugin {plugin!r}: {kind} {name!r} factory {factory!r} is not callable"
+            )
         return PluginEntry(kind, name, factory, plugin, source.dist, source.version, str(summary))
 
     def _add_entry(self, entry: PluginEntry) -> None:
@@ -308,7 +312,11 @@ class PluginManager:
         if existing is None and (entry.kind, entry.name) not in self._clashes:
             self._entries[entry.kind][entry.name] = entry
             return
-        first = existing.dist or existing.plugin if existing else self._clashes[(entry.kind, entry.name)]
+        first = (
+            existing.dist or existing.plugin
+            if existing
+            else self._clashes[(entry.kind, entry.name)]
+        )
         msg = (
             f"{entry.kind} {entry.name!r} is registered twice: by {first} and by "
             f"{entry.dist or entry.plugin}; uninstall one or set ASL_DISABLE_PLUGINS to one of "

@@ -214,7 +214,9 @@ class LabelState:
         """Total number of human-labelled frames over all videos."""
         return int(sum(a.size for a in self.human.values()))
 
-    def with_added(self, frames: Iterable[FrameRef] | Selection, *, pseudo: bool = False) -> LabelState:
+    def with_added(
+        self, frames: Iterable[FrameRef] | Selection, *, pseudo: bool = False
+    ) -> LabelState:
         """Return a new state with ``frames`` added (to ``pseudo`` when ``pseudo=True``).
 
         A frame that becomes human-labelled is removed from the pseudo set.

@@ -1,0 +1,373 @@
+"""``asl-run``: the command line. rich is used here and nowhere else.
+
+Commands::
+
+    asl-run [run options]           start a run (or continue one with --resume DIR)
+    asl-run plugins [--json] [--kind K]
+                                    list registered plugins and any that failed to load
+
+Exit codes: 0 success, 2 usage or config error (unknown plugin, bad option, --resume with
+different options), 1 runtime failure (a damaged run directory, a plugin that fails while
+running), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as _dt
+import json
+import os
+import sys
+import time
+import traceback
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from . import __version__
+from .errors import AslError, AslUsageError, ResumeMismatchError
+from .plugins import KINDS, PluginManager, default_plugin_manager
+
+__all__ = ["main"]
+
+SUBCOMMANDS = ("run", "plugins")
+
+# CLI flag → dotted config key, for the plain value flags
+_VALUE_FLAGS = {
+    "seed": "seed",
+    "init_pct": "budget.init_pct",
+    "step_pct": "budget.step_pct",
+    "cycles": "budget.cycles",
+    "total_pct": "budget.total_pct",
+}
+_PLUGIN_FLAGS = ("task", "scorer", "selector", "loss", "oracle")
+
+
+# --------------------------------------------------------------------------- parsers
+
+
+def _run_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="asl-run",
+        description=(
+            "Active sparse labeling: train, score frames, select the most useful ones, buy their "
+            "labels, repeat. Subcommands: 'asl-run plugins' lists plugins."
+        ),
+        epilog="Example: asl-run --task fake --scorer random --selector global --cycles 3",
+    )
+    p.add_argument("--version", action="version", version=f"asl-run {__version__}")
+    g = p.add_argument_group("plugins (names from 'asl-run plugins')")
+    g.add_argument("--task", help="task plugin, e.g. fake")
+    g.add_argument("--scorer", help="frame scorer, e.g. random, equidistant")
+    g.add_argument("--selector", help="selector: global, local or video")
+    g.add_argument("--loss", help="sparse loss: mgw, interpolation or masking")
+    g.add_argument("--oracle", help="oracle, e.g. simulated")
+    c = p.add_argument_group("configuration")
+    c.add_argument("--config", type=Path, help="config file (mmengine format, _base_ allowed)")
+    c.add_argument(
+        "--cfg-options",
+        nargs="+",
+        metavar="KEY=VALUE",
+        help="override config keys, e.g. scorer.sigma=2.0 budget.cycles=5",
+    )
+    c.add_argument("--seed", type=int, help="run seed (default 0)")
+    b = p.add_argument_group("budget (percent of all pool frames)")
+    b.add_argument("--init-pct", type=float, help="initial random labels per video, %% (default 5)")
+    b.add_argument("--step-pct", type=float, help="frames bought per cycle, %% (default 5)")
+    b.add_argument(
+        "--cycles", type=int, help="selection cycles after the initial labels (default 3)"
+    )
+    b.add_argument("--total-pct", type=float, help="stop once this %% of frames is labelled")
+    r = p.add_argument_group("run directory")
+    r.add_argument(
+        "--work-dir",
+        type=Path,
+        help="run directory (default runs/<task>-<scorer>-<selector>-<time>)",
+    )
+    r.add_argument(
+        "--resume", type=Path, metavar="DIR", help="continue the run in DIR after an interruption"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress output, only the final table")
+    return p
+
+
+def _plugins_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="asl-run plugins", description="List the registered ASL plugins."
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--kind", choices=KINDS, help="only this kind")
+    return p
+
+
+# --------------------------------------------------------------------------- plugins command
+
+
+def _module_display(module: str, path: str | None) -> str:
+    """``package/sub/module.py`` (the full path is in ``--json``)."""
+    if not path:
+        return f"{module} (not found)"
+    rel = module.replace(".", "/")
+    return rel + ("/__init__.py" if path.endswith("__init__.py") else ".py")
+
+
+def cmd_plugins(args: argparse.Namespace, manager: PluginManager, out: Console) -> int:
+    entries = manager.entries(args.kind)
+    if args.json:
+        payload = {
+            "python": sys.executable,
+            "plugins": [e.to_dict() for e in entries],
+            "failed": [f.to_dict() for f in manager.failed],
+            "disabled": list(manager.disabled),
+        }
+        out.print_json(json.dumps(payload))
+        return 0
+    if not out.is_terminal:  # piped or captured: no terminal to fit, do not squeeze columns
+        out = Console(width=200, highlight=False, file=out.file)
+    # the summary column only when there is room for it (it is always in --json)
+    wide = out.width >= 140
+    table = Table(title="ASL plugins", caption=f"interpreter: {sys.executable}")
+    for col in ("kind", "name", "dist", "version", "module", *(["summary"] if wide else [])):
+        table.add_column(col, no_wrap=True, overflow="ellipsis")
+    for e in entries:
+        row = [
+            e.kind,
+            e.name,
+            e.dist or "-",
+            e.version or "-",
+            _module_display(e.module, e.module_file()),
+        ]
+        table.add_row(*row, *([e.summary] if wide else []))
+    out.print(table)
+    if manager.failed:
+        failed = Table(title="Plugins that failed to load", style="red")
+        for col in ("plugin", "dist", "version", "stage", "error"):
+            failed.add_column(col)
+        for f in manager.failed:
+            failed.add_row(f.plugin, f.dist or "-", f.version or "-", f.stage, f.error)
+        out.print(failed)
+    if manager.disabled:
+        out.print(
+            f"disabled by ASL_DISABLE_PLUGINS/ASL_LOAD_PLUGINS: {', '.join(manager.disabled)}"
+        )
+    if not entries:
+        out.print(
+            "[yellow]No plugins are registered.[/] Is the toolkit installed in this environment "
+            "(pip install -e .)? Plugins are found only through entry-point metadata."
+        )
+    return 0
+
+
+# --------------------------------------------------------------------------- run command
+
+
+class _RichProgress:
+    def __init__(self, progress: Progress, task_id: Any) -> None:
+        self._p = progress
+        self._id = task_id
+        self.steps = 0
+        self.unit = ""
+
+    def start(self, total: int | None, description: str = "") -> None:
+        self.unit = description
+        self._p.update(self._id, total=total, completed=0)
+        self.steps = 0
+
+    def advance(self, n: int = 1) -> None:
+        self.steps += n
+        self._p.advance(self._id, n)
+
+
+class RichObserver:
+    """Draws the loop's phases as rich progress bars and prints a line per finished phase."""
+
+    def __init__(self, console: Console, *, quiet: bool = False) -> None:
+        self.console = console
+        self.quiet = quiet
+        self.results: list[Any] = []
+
+    @contextlib.contextmanager
+    def phase(self, cycle: int, name: str) -> Iterator[_RichProgress]:
+        t0 = time.perf_counter()
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]cycle {task.fields[cycle]}[/] {task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=True,
+            # bars only on a terminal; logs (CI, files) get the one line per phase below
+            disable=self.quiet or not self.console.is_terminal,
+        ) as progress:
+            handle = _RichProgress(progress, progress.add_task(name, total=None, cycle=cycle))
+            yield handle
+        if not self.quiet:
+            amount = f"{handle.steps} {handle.unit}".strip() if handle.steps else ""
+            self.console.print(
+                f"[dim]cycle {cycle} · {name:<9} {amount:>14}  {time.perf_counter() - t0:6.2f}s[/]"
+            )
+
+    def note(self, message: str) -> None:
+        self.console.print(f"[yellow]note:[/] {message}")
+
+    def cycle_done(self, result: Any) -> None:
+        self.results.append(result)
+        if not self.quiet:
+            metrics = "  ".join(f"{k}={v:.4f}" for k, v in result.metrics.items())
+            self.console.print(
+                f"[bold green]cycle {result.cycle}[/]: {result.labelled_frames} labelled frames "
+                f"({result.labelled_pct:.2f}%), {metrics}"
+            )
+
+
+def _results_table(results: Sequence[Any]) -> Table:
+    table = Table(title="Active-learning cycles")
+    for col in ("cycle", "labelled", "% frames", "bought", "cost"):
+        table.add_column(col, justify="right")
+    names: list[str] = []
+    for r in results:
+        names.extend(k for k in r.metrics if k not in names)
+    for name in names:
+        table.add_column(name, justify="right")
+    for r in results:
+        table.add_row(
+            str(r.cycle),
+            str(r.labelled_frames),
+            f"{r.labelled_pct:.2f}",
+            str(r.bought_frames),
+            f"{r.cost:g}",
+            *(f"{r.metrics[n]:.4f}" if n in r.metrics else "-" for n in names),
+        )
+    return table
+
+
+def _config_diff(a: Any, b: Any, prefix: str = "") -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        out: list[str] = []
+        for key in sorted(set(a) | set(b)):
+            out.extend(_config_diff(a.get(key), b.get(key), f"{prefix}{key}."))
+        return out
+    return [] if a == b else [f"{prefix[:-1]}: run has {a!r}, you asked for {b!r}"]
+
+
+def _default_work_dir(cfg: dict[str, Any]) -> Path:
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = (
+        Path("runs")
+        / f"{cfg['task']['type']}-{cfg['scorer']['type']}-{cfg['selector']['type']}-{stamp}"
+    )
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    return path
+
+
+def cmd_run(args: argparse.Namespace, manager: PluginManager, out: Console) -> int:
+    from .config import build_config, parse_cfg_options
+    from .loop import ActiveLearningLoop, build_components, create_run, open_run
+
+    plugins = {name: getattr(args, name) for name in _PLUGIN_FLAGS}
+    values = {key: getattr(args, flag) for flag, key in _VALUE_FLAGS.items()}
+    cfg_options = parse_cfg_options(args.cfg_options)
+    if args.resume is not None:
+        if args.config is not None or args.work_dir is not None:
+            raise ResumeMismatchError(
+                "--resume takes the run's own config and directory; drop --config/--work-dir"
+            )
+        run, stored, state = open_run(args.resume)
+        cfg = build_config(base=stored, plugins=plugins, values=values, cfg_options=cfg_options)
+        diff = _config_diff(stored, cfg)
+        if diff:
+            raise ResumeMismatchError(
+                f"{args.resume}: --resume with options that differ from the run's config: "
+                + "; ".join(diff)
+            )
+        components = build_components(cfg, manager)
+        if state.get("status") == "finished":
+            out.print(
+                f"[bold]{run.root}[/] already finished ({state.get('reason', '')}); showing its results"
+            )
+        else:
+            out.print(
+                f"resuming [bold]{run.root}[/] at cycle {state.get('cycle')} ({state.get('phase')})"
+            )
+    else:
+        cfg = build_config(
+            config_file=args.config, plugins=plugins, values=values, cfg_options=cfg_options
+        )
+        components = build_components(cfg, manager)
+        run = create_run(args.work_dir or _default_work_dir(cfg), cfg, components)
+        out.print(f"run directory: [bold]{run.root}[/]")
+    dists = sorted({f"{e.dist}-{e.version}" for e in manager.entries() if e.dist})
+    out.print(f"[dim]plugins: {', '.join(dists) or 'none'}[/]")
+    names = components.names
+    out.print(
+        f"task={names['task']} scorer={names['scorer']} selector={names['selector']} "
+        f"loss={names['loss']} oracle={names['oracle']} seed={cfg['seed']} budget={cfg['budget']}"
+    )
+    observer = RichObserver(out, quiet=args.quiet)
+    results = ActiveLearningLoop(run, cfg, components, observer).run()
+    out.print(_results_table(results))
+    out.print(
+        f"outputs: {run.root}/ledger.jsonl (purchased labels), {run.root}/summary.json, "
+        f"{run.root}/cycles/NNN/ (selection, checkpoint, metrics)"
+    )
+    return 0
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``asl-run``; return the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    out = Console(highlight=False)
+    err = Console(stderr=True, highlight=False)
+    command = argv[0] if argv and argv[0] in SUBCOMMANDS else "run"
+    if argv and argv[0] in SUBCOMMANDS:
+        argv = argv[1:]
+    parser = _plugins_parser() if command == "plugins" else _run_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: 0 for --help/--version, 2 for usage errors
+        return int(exc.code or 0)
+    try:
+        manager = default_plugin_manager()
+        if command == "plugins":
+            return cmd_plugins(args, manager, out)
+        return cmd_run(args, manager, out)
+    except AslUsageError as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        return 2
+    except AslError as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        return 1
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/]; continue with: asl-run --resume <run directory>")
+        return 130
+    except Exception as exc:  # a plugin or library failed: report it, keep the run resumable
+        if os.environ.get("ASL_DEBUG"):
+            traceback.print_exc()
+        err.print(
+            f"[bold red]error:[/] {type(exc).__name__}: {exc}\n"
+            "(set ASL_DEBUG=1 for the traceback; completed phases are saved, continue with --resume)"
+        )
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m asl_core.cli` (e.g. under torchrun)
+    sys.exit(main())

@@ -1,0 +1,629 @@
+"""The active-learning loop (paper §3, Fig. 2), resumable at any point.
+
+One run::
+
+    cycle 0:  buy the initial random labels (init_pct % of each video)
+    cycle k:  train on labels of cycles <= k  →  evaluate  →  (budget left?)
+              predict (only when the scorer requires model outputs)  →  frame_stats
+              →  prepare_pool  →  select  →  oracle  →  ledger  →  cycle k+1
+
+Every phase leaves an artifact written atomically in ``cycles/NNN/`` (``selection.json``, the
+model checkpoint, ``metrics.json``) or complete lines in the ledger, and is skipped when its
+artifact exists. Randomness comes from :func:`phase_rng`, a pure function of (seed, cycle,
+phase), so a phase redone after a crash draws exactly what it drew the first time: a resumed
+run ends with the same labels as an uninterrupted one.
+
+Nothing here prints; progress and messages go to a :class:`LoopObserver` (the CLI draws them
+with rich).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import hashlib
+import logging
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from attrs import frozen
+
+from . import __version__
+from .budget import NextBudget, initial_selection, next_budget
+from .config import PLUGIN_SECTIONS, BudgetParams, budget_of, render_config
+from .errors import ConfigError, LedgerError, PluginContractError, RunDirError
+from .interfaces import NullProgress, Oracle, Progress, Scorer, Selector, SparseLoss, Task
+from .ledger import Ledger, LedgerContents
+from .plugins import PluginManager
+from .rundir import (
+    FORMAT_VERSION,
+    RunDir,
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_with,
+    read_json,
+)
+from .types import CycleResult, FrameRef, FrameStats, LabelState, Selection, VideoInfo
+
+__all__ = [
+    "PHASES",
+    "ActiveLearningLoop",
+    "Components",
+    "LoopObserver",
+    "build_components",
+    "create_run",
+    "open_run",
+    "phase_rng",
+    "pool_fingerprint",
+]
+
+log = logging.getLogger(__name__)
+
+#: phase names; their positions enter the RNG derivation, so only ever append.
+PHASES: tuple[str, ...] = (
+    "init",
+    "model",
+    "train",
+    "evaluate",
+    "predict",
+    "stats",
+    "select",
+    "annotate",
+)
+ANNOTATE_CHUNK = 64
+
+
+def phase_rng(seed: int, cycle: int, phase: str, *extra: int) -> np.random.Generator:
+    """The generator of one phase of one cycle (SPEC 7 style child stream of the run seed).
+
+    Args:
+        seed: the run seed.
+        cycle: the cycle number.
+        phase: one of :data:`PHASES`.
+        extra: further integers, e.g. a video's position for per-video streams.
+    """
+    key = (int(cycle), PHASES.index(phase), *(int(e) for e in extra))
+    return np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=key))
+
+
+def pool_fingerprint(pool: Sequence[VideoInfo]) -> str:
+    """A hash of the pool's video ids and lengths (a resumed run must see the same pool)."""
+    h = hashlib.sha256()
+    for v in pool:
+        h.update(f"{v.id}\0{v.num_frames}\n".encode())
+    return h.hexdigest()[:16]
+
+
+class LoopObserver:
+    """Receives progress and results from the loop. The default does nothing (logs notes)."""
+
+    def phase(self, cycle: int, name: str) -> contextlib.AbstractContextManager[Progress]:
+        """Context for one phase; yields the :class:`Progress` to report to."""
+        return contextlib.nullcontext(NullProgress())
+
+    def note(self, message: str) -> None:
+        """Something the user should know (a clipped budget, a recovered ledger line...)."""
+        log.warning("%s", message)
+
+    def cycle_done(self, result: CycleResult) -> None:
+        """A cycle's model was evaluated."""
+
+
+@frozen
+class Components:
+    """The plugins of one run, built from its config."""
+
+    task: Task
+    scorer: Scorer
+    selector: Selector
+    loss: SparseLoss
+    oracle: Oracle
+    names: Mapping[str, str]
+
+
+_PROTOCOLS = {
+    "task": Task,
+    "scorer": Scorer,
+    "selector": Selector,
+    "loss": SparseLoss,
+    "oracle": Oracle,
+}
+
+
+def build_components(cfg: Mapping[str, Any], manager: PluginManager) -> Components:
+    """Build every plugin of a merged config and check they fit together.
+
+    Raises:
+        UnknownPluginError, ConfigError: bad names or parameters (exit code 2).
+        PluginContractError: an object that lacks its interface's methods.
+    """
+    built: dict[str, Any] = {}
+    names: dict[str, str] = {}
+    for section, kind in PLUGIN_SECTIONS.items():
+        params = dict(cfg[section])
+        name = params.pop("type")
+        obj = manager.build(kind, name, params)
+        if not isinstance(obj, _PROTOCOLS[kind]):
+            raise PluginContractError(
+                f"{kind} {name!r} built a {type(obj).__name__} that lacks the {kind} interface "
+                f"({_PROTOCOLS[kind].__name__})"
+            )
+        built[section] = obj
+        names[section] = name
+    requires = frozenset(built["scorer"].requires)
+    provided = frozenset(built["task"].outputs)
+    if not requires <= provided:
+        missing = ", ".join(sorted(requires - provided))
+        raise ConfigError(
+            f"scorer {names['scorer']!r} needs model outputs ({missing}) that task "
+            f"{names['task']!r} does not provide (it provides: {', '.join(sorted(provided)) or 'none'})"
+        )
+    return Components(names=names, **built)
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _validate_pool(pool: Sequence[VideoInfo], task_name: str) -> list[VideoInfo]:
+    pool = list(pool)
+    if not pool:
+        raise PluginContractError(f"task {task_name!r}: the pool is empty")
+    seen: set[str] = set()
+    for v in pool:
+        if not isinstance(v, VideoInfo):
+            raise PluginContractError(
+                f"task {task_name!r}: pool() must yield VideoInfo, got {type(v).__name__}"
+            )
+        if v.id in seen:
+            raise PluginContractError(
+                f"task {task_name!r}: video id {v.id!r} appears twice in the pool"
+            )
+        seen.add(v.id)
+    return pool
+
+
+def create_run(work_dir: Path | str, cfg: Mapping[str, Any], components: Components) -> RunDir:
+    """Create a new run directory: config, initial state. The pool is validated first so a bad
+    task leaves nothing behind.
+
+    Raises:
+        RunDirError: when ``work_dir`` already holds a run or other files.
+    """
+    run = RunDir(work_dir)
+    if run.root.exists():
+        if run.is_run():
+            raise RunDirError(
+                f"{run.root}: already holds a run; continue it with --resume {run.root}"
+            )
+        if any(run.root.iterdir()):
+            raise RunDirError(f"{run.root}: exists and is not empty; choose another --work-dir")
+    pool = _validate_pool(components.task.pool(), components.names["task"])
+    config_text = render_config(cfg)
+    run.root.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(run.config_path, config_text)
+    atomic_write_json(
+        run.state_path,
+        {
+            "format": FORMAT_VERSION,
+            "asl_version": __version__,
+            "status": "created",
+            "cycle": 0,
+            "phase": "init",
+            "reason": "",
+            "pool": {
+                "videos": len(pool),
+                "frames": sum(v.num_frames for v in pool),
+                "fingerprint": pool_fingerprint(pool),
+            },
+            "updated": _now(),
+        },
+    )
+    return run
+
+
+def open_run(path: Path | str) -> tuple[RunDir, dict[str, Any], dict[str, Any]]:
+    """Open an existing run for ``--resume``: return (run, stored config, state).
+
+    Raises:
+        RunDirError: when the folder is not a run, or its state/config is unreadable.
+    """
+    from .config import load_config_file
+
+    run = RunDir(path)
+    if not run.root.is_dir():
+        raise RunDirError(f"{run.root}: no such run directory")
+    if not run.is_run():
+        raise RunDirError(f"{run.root}: not an ASL run (no config.py and state.json)")
+    state = read_json(run.state_path, "run state")
+    if not isinstance(state, dict) or state.get("format") != FORMAT_VERSION or "pool" not in state:
+        raise RunDirError(f"{run.state_path}: corrupt run state (unexpected content)")
+    try:
+        cfg = load_config_file(run.config_path)
+    except ConfigError as exc:
+        raise RunDirError(str(exc)) from None
+    return run, cfg, state
+
+
+def labels_up_to(contents: LedgerContents, cycle: int) -> LabelState:
+    """Human labels bought in cycles ``<= cycle``, plus pseudo-labels of those cycles."""
+    human = [
+        r.annotation.ref for r in contents.records if r.cycle <= cycle and not r.annotation.pseudo
+    ]
+    pseudo = [
+        r.annotation.ref for r in contents.records if r.cycle <= cycle and r.annotation.pseudo
+    ]
+    return LabelState.from_frames(human).with_added(pseudo, pseudo=True)
+
+
+class ActiveLearningLoop:
+    """Runs (or resumes) the cycles of one run directory."""
+
+    def __init__(
+        self,
+        run: RunDir,
+        cfg: Mapping[str, Any],
+        components: Components,
+        observer: LoopObserver | None = None,
+    ) -> None:
+        self.run_dir = run
+        self.cfg = cfg
+        self.c = components
+        self.observer = observer or LoopObserver()
+        self.seed = int(cfg["seed"])
+        self.budget: BudgetParams = budget_of(cfg)
+        self.ledger = Ledger(run.ledger_path)
+        self.pool: list[VideoInfo] = []
+        self._by_id: dict[str, tuple[int, VideoInfo]] = {}
+        self._models: dict[int, Any] = {}
+
+    # ------------------------------------------------------------------ state
+
+    def _state(self, **updates: Any) -> None:
+        state = read_json(self.run_dir.state_path, "run state")
+        state.update(updates, updated=_now())
+        atomic_write_json(self.run_dir.state_path, state)
+
+    def _check_pool(self) -> None:
+        self.pool = _validate_pool(self.c.task.pool(), self.c.names["task"])
+        self._by_id = {v.id: (i, v) for i, v in enumerate(self.pool)}
+        state = read_json(self.run_dir.state_path, "run state")
+        expected = state["pool"]["fingerprint"]
+        if pool_fingerprint(self.pool) != expected:
+            raise RunDirError(
+                f"{self.run_dir.root}: the task's pool differs from the one this run started with "
+                f"({len(self.pool)} videos now, {state['pool']['videos']} then); the dataset changed"
+            )
+
+    def _read_ledger(self) -> LedgerContents:
+        contents = self.ledger.read()
+        if contents.partial:
+            size = self.ledger.recover()
+            self.observer.note(
+                f"{self.ledger.path}: the last line ({size} bytes) was cut off by an interrupted "
+                f"append; it was moved to {self.ledger.partial_path.name} and that frame will be "
+                "requested again"
+            )
+            contents = self.ledger.read()
+        for dup in contents.duplicates:
+            self.observer.note(
+                f"{self.ledger.path}: frame {dup.annotation.frame} of video {dup.annotation.video!r} "
+                f"appears again in cycle {dup.cycle}; the first annotation is used"
+            )
+        for rec in contents.records:
+            ref = rec.annotation.ref
+            if ref.video not in self._by_id or ref.frame >= self._by_id[ref.video][1].num_frames:
+                raise LedgerError(
+                    f"{self.ledger.path}: record for unknown frame {ref.video!r}:{ref.frame}"
+                )
+        return contents
+
+    # ------------------------------------------------------------------ run
+
+    def run(self) -> list[CycleResult]:
+        """Run every remaining phase; return the results of all cycles (resumed ones included)."""
+        with self.run_dir.locked():
+            self._check_pool()
+            contents = self._read_ledger()
+            self._state(status="running")
+            total = sum(v.num_frames for v in self.pool)
+
+            sel = self._selection(
+                0,
+                lambda: initial_selection(
+                    self.pool, self.budget.init_pct, phase_rng(self.seed, 0, "init")
+                ),
+            )
+            contents = self._buy(0, sel, contents)
+            results: list[CycleResult] = []
+            cycle = 0
+            while True:
+                labels = labels_up_to(contents, cycle)
+                annotations = contents.annotations(cycle)
+                self._train(cycle, labels, annotations)
+                metrics = self._evaluate(cycle)
+                bought = [r for r in contents.records if r.cycle == cycle]
+                result = CycleResult(
+                    cycle=cycle,
+                    labelled_frames=labels.num_labelled,
+                    total_frames=total,
+                    bought_frames=len(bought),
+                    cost=float(sum(r.annotation.cost for r in bought)),
+                    metrics=metrics,
+                )
+                results.append(result)
+                self.observer.cycle_done(result)
+                nb = next_budget(
+                    self.budget, cycles_done=cycle, labelled=labels.num_labelled, total=total
+                )
+                if nb.frames == 0:
+                    self._finish(cycle, nb, results)
+                    return results
+                if nb.reason:
+                    self.observer.note(f"cycle {cycle + 1}: {nb.reason}")
+                sel = self._selection(
+                    cycle + 1, lambda c=cycle, lab=labels, b=nb: self._select(c, lab, b)
+                )
+                contents = self._buy(cycle + 1, sel, contents)
+                self._models.pop(cycle, None)
+                cycle += 1
+
+    def _finish(self, cycle: int, nb: NextBudget, results: list[CycleResult]) -> None:
+        summary = {
+            "cycles": [
+                {
+                    "cycle": r.cycle,
+                    "labelled_frames": r.labelled_frames,
+                    "labelled_pct": r.labelled_pct,
+                    "bought_frames": r.bought_frames,
+                    "cost": r.cost,
+                    "metrics": dict(r.metrics),
+                }
+                for r in results
+            ],
+            "plugins": dict(self.c.names),
+            "seed": self.seed,
+            "stopped_because": nb.reason,
+        }
+        atomic_write_json(self.run_dir.root / "summary.json", summary)
+        self._state(status="finished", cycle=cycle, phase="done", reason=nb.reason)
+
+    # ------------------------------------------------------------------ phases
+
+    def _ckpt_path(self, cycle: int) -> Path:
+        return self.run_dir.cycle_dir(cycle) / f"model{self.c.task.checkpoint_suffix}"
+
+    def _model(self, cycle: int) -> Any:
+        if cycle not in self._models:
+            path = self._ckpt_path(cycle)
+            if not path.is_file():
+                raise RunDirError(
+                    f"{path}: checkpoint missing; delete {path.parent / 'metrics.json'} to retrain"
+                )
+            self._models[cycle] = self.c.task.load_checkpoint(path)
+        return self._models[cycle]
+
+    def _train(self, cycle: int, labels: LabelState, annotations: Mapping[FrameRef, Any]) -> None:
+        path = self._ckpt_path(cycle)
+        if path.is_file() or (self.run_dir.cycle_dir(cycle) / "metrics.json").is_file():
+            return
+        self._state(cycle=cycle, phase="train")
+        with self.observer.phase(cycle, "train") as progress:
+            model = self.c.task.build_model(phase_rng(self.seed, cycle, "model"))
+            model = self.c.task.train(
+                model,
+                labels,
+                annotations,
+                self.c.loss,
+                phase_rng(self.seed, cycle, "train"),
+                progress,
+            )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_with(path, lambda tmp: self.c.task.save_checkpoint(model, tmp))
+        self._models[cycle] = model
+
+    def _evaluate(self, cycle: int) -> dict[str, float]:
+        path = self.run_dir.cycle_dir(cycle) / "metrics.json"
+        if path.is_file():
+            return {k: float(v) for k, v in read_json(path, "metrics")["metrics"].items()}
+        self._state(cycle=cycle, phase="evaluate")
+        with self.observer.phase(cycle, "evaluate") as progress:
+            raw = self.c.task.evaluate(
+                self._model(cycle), phase_rng(self.seed, cycle, "evaluate"), progress
+            )
+        metrics: dict[str, float] = {}
+        for name, value in dict(raw).items():
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                value = math.nan
+            if not isinstance(name, str) or not math.isfinite(value):
+                raise PluginContractError(
+                    f"task {self.c.names['task']!r}: evaluate() returned a non-finite or non-numeric "
+                    f"metric {name!r}={raw[name]!r}"
+                )
+            metrics[name] = value
+        atomic_write_json(path, {"cycle": cycle, "metrics": metrics})
+        return metrics
+
+    def _selection(self, cycle: int, make: Callable[[], Selection]) -> Selection:
+        path = self.run_dir.cycle_dir(cycle) / "selection.json"
+        if path.is_file():
+            data = read_json(path, "selection")
+            try:
+                frames = [FrameRef(v, f) for v, f, _ in data["frames"]]
+                sel = Selection(frames=frames, scores=[s for _, _, s in data["frames"]])
+            except (KeyError, TypeError, ValueError) as exc:
+                raise RunDirError(f"{path}: corrupt selection ({exc})") from None
+            return sel
+        sel = make()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(
+            path,
+            {
+                "cycle": cycle,
+                "scorer": self.c.names["scorer"] if cycle else "initial-random",
+                "selector": self.c.names["selector"] if cycle else "initial-random",
+                "frames": [
+                    [r.video, r.frame, float(s)]
+                    for r, s in zip(sel.frames, sel.scores, strict=True)
+                ],
+            },
+        )
+        return sel
+
+    def _select(self, cycle: int, labels: LabelState, nb: NextBudget) -> Selection:
+        """Predict (if needed), reduce to frame stats, and select the next cycle's frames."""
+        scorer, task = self.c.scorer, self.c.task
+        requires = frozenset(scorer.requires)
+        outputs_of: Iterator[tuple[str, Mapping[str, np.ndarray]]]
+        stats: dict[str, FrameStats] = {}
+        if requires:
+            self._state(cycle=cycle, phase="predict")
+            outputs_of = iter(
+                task.predict(
+                    self._model(cycle), self.pool, requires, phase_rng(self.seed, cycle, "predict")
+                )
+            )
+            phase_name = "predict"
+        else:
+            outputs_of = ((v.id, {}) for v in self.pool)  # random/equidistant: no inference at all
+            phase_name = "score"
+        with self.observer.phase(cycle, phase_name) as progress:
+            progress.start(len(self.pool), "videos")
+            for video_id, outputs in outputs_of:
+                if video_id not in self._by_id or video_id in stats:
+                    raise PluginContractError(
+                        f"task {self.c.names['task']!r}: predict() yielded unexpected or repeated video {video_id!r}"
+                    )
+                index, video = self._by_id[video_id]
+                missing = requires - set(outputs)
+                if missing:
+                    raise PluginContractError(
+                        f"task {self.c.names['task']!r}: predict() gave no "
+                        f"{', '.join(sorted(missing))} for {video_id!r}"
+                    )
+                st = scorer.frame_stats(
+                    video,
+                    {k: outputs[k] for k in requires},
+                    phase_rng(self.seed, cycle, "stats", index),
+                )
+                stats[video_id] = self._check_stats(st, video)
+                progress.advance(1)
+        if len(stats) != len(self.pool):
+            absent = [v.id for v in self.pool if v.id not in stats][:3]
+            raise PluginContractError(
+                f"task {self.c.names['task']!r}: predict() skipped videos, e.g. {absent}"
+            )
+        ordered = {v.id: stats[v.id] for v in self.pool}
+        prepared = scorer.prepare_pool(ordered)
+        ordered = {v.id: self._check_stats(prepared.get(v.id), v) for v in self.pool}
+        self._state(cycle=cycle, phase="select")
+        with self.observer.phase(cycle, "select") as progress:
+            progress.start(nb.frames, "frames")
+            sel = self.c.selector.select(
+                ordered, labels, nb.frames, scorer, phase_rng(self.seed, cycle, "select")
+            )
+            progress.advance(nb.frames)
+        return self._check_selection(sel, labels, nb.frames)
+
+    def _check_stats(self, st: Any, video: VideoInfo) -> FrameStats:
+        if (
+            not isinstance(st, FrameStats)
+            or st.video != video.id
+            or st.num_frames != video.num_frames
+        ):
+            raise PluginContractError(
+                f"scorer {self.c.names['scorer']!r}: expected FrameStats for {video.id!r} with "
+                f"{video.num_frames} frames, got {st!r:.200}"
+            )
+        return st
+
+    def _check_selection(self, sel: Any, labels: LabelState, budget: int) -> Selection:
+        name = self.c.names["selector"]
+        if not isinstance(sel, Selection):
+            raise PluginContractError(
+                f"selector {name!r}: select() must return a Selection, got {type(sel).__name__}"
+            )
+        unlabelled = sum(v.num_frames for v in self.pool) - labels.num_labelled
+        expected = min(budget, unlabelled)
+        if len(sel) != expected:
+            raise PluginContractError(
+                f"selector {name!r}: selected {len(sel)} frames, expected {expected}"
+            )
+        if len(set(sel.frames)) != len(sel):
+            raise PluginContractError(f"selector {name!r}: selected a frame twice")
+        if not np.all(np.isfinite(sel.scores)):
+            raise PluginContractError(f"selector {name!r}: non-finite scores in the selection")
+        for ref in sel.frames:
+            if ref.video not in self._by_id or ref.frame >= self._by_id[ref.video][1].num_frames:
+                raise PluginContractError(
+                    f"selector {name!r}: frame {ref.frame} of {ref.video!r} is not in the pool"
+                )
+            if labels.is_labelled(ref):
+                raise PluginContractError(
+                    f"selector {name!r}: frame {ref.frame} of {ref.video!r} is already labelled"
+                )
+        return sel
+
+    def _buy(self, cycle: int, sel: Selection, contents: LedgerContents) -> LedgerContents:
+        """Ask the oracle for the frames of ``sel`` not yet in the ledger and append them."""
+        wanted = set(sel.frames)
+        have = {
+            r.annotation.ref
+            for r in contents.records
+            if r.cycle == cycle and not r.annotation.pseudo
+        }
+        foreign = have - wanted
+        if foreign:
+            ref = sorted(foreign)[0]
+            raise LedgerError(
+                f"{self.ledger.path}: cycle {cycle} has an annotation for {ref.video!r}:{ref.frame} "
+                "that its selection.json does not contain; the run directory is inconsistent"
+            )
+        other = {
+            r.annotation.ref
+            for r in contents.records
+            if r.cycle != cycle and not r.annotation.pseudo
+        }
+        clash = wanted & other
+        if clash:
+            ref = sorted(clash)[0]
+            raise LedgerError(
+                f"{self.ledger.path}: {ref.video!r}:{ref.frame} selected in cycle {cycle} was bought in another cycle"
+            )
+        missing = [f for f in sel.frames if f not in have]
+        if not missing:
+            return contents
+        self._state(cycle=cycle, phase="annotate")
+        oracle_name = self.c.names["oracle"]
+        with self.observer.phase(cycle, "annotate") as progress:
+            progress.start(len(missing), "frames")
+            buffer: list[tuple[int, Any]] = []
+            received = 0
+            for ann in self.c.oracle.annotate(missing, self.c.task):
+                if received >= len(missing) or ann.ref != missing[received]:
+                    raise PluginContractError(
+                        f"oracle {oracle_name!r}: annotation {received} is for {ann.ref}, expected "
+                        f"{missing[received] if received < len(missing) else 'no more frames'}"
+                    )
+                if ann.pseudo:
+                    raise PluginContractError(
+                        f"oracle {oracle_name!r}: returned a pseudo-label for a purchased frame"
+                    )
+                buffer.append((cycle, ann))
+                received += 1
+                if len(buffer) >= ANNOTATE_CHUNK:
+                    self.ledger.append(buffer)
+                    progress.advance(len(buffer))
+                    buffer = []
+            self.ledger.append(buffer)
+            progress.advance(len(buffer))
+        if received != len(missing):
+            raise PluginContractError(
+                f"oracle {oracle_name!r}: returned {received} annotations for {len(missing)} frames"
+            )
+        return self._read_ledger()

@@ -1,0 +1,1 @@
+"""Built-in ASL oracles: who turns selected frames into annotations."""
