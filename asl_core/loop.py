@@ -298,6 +298,12 @@ class ActiveLearningLoop:
                 f"({len(self.pool)} videos now, {state['pool']['videos']} then); the dataset changed"
             )
 
+    def _remove_stale_temporaries(self) -> None:
+        # a process killed inside atomic_write_with leaves its ".name.XXXX.tmp"; the real file
+        # is intact (old or new), so the temporary is garbage
+        for tmp in [*self.run_dir.root.glob(".*.tmp"), *self.run_dir.root.glob("cycles/*/.*.tmp")]:
+            tmp.unlink(missing_ok=True)
+
     def _read_ledger(self) -> LedgerContents:
         contents = self.ledger.read()
         if contents.partial:
@@ -326,6 +332,7 @@ class ActiveLearningLoop:
     def run(self) -> list[CycleResult]:
         """Run every remaining phase; return the results of all cycles (resumed ones included)."""
         with self.run_dir.locked():
+            self._remove_stale_temporaries()
             self._check_pool()
             contents = self._read_ledger()
             self._state(status="running")

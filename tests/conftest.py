@@ -1,0 +1,32 @@
+"""Shared fixtures: strict plugin managers and small configs on the numpy FakeTask."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from asl_core.config import build_config
+from asl_core.plugins import PluginManager, make_plugin_manager
+
+# small and fast: 6 videos of 12-30 frames, 20 training steps
+SMALL_TASK: dict[str, Any] = {
+    "type": "fake",
+    "num_videos": 6,
+    "num_test_videos": 3,
+    "min_frames": 12,
+    "max_frames": 30,
+    "train_steps": 20,
+}
+
+
+@pytest.fixture
+def manager() -> PluginManager:
+    """A fresh, strict manager with the installed plugins (what asl-run uses, but strict)."""
+    return make_plugin_manager(strict=True, environ={})
+
+
+def small_config(**options: Any) -> dict[str, Any]:
+    """The default config on the small FakeTask, with dotted overrides."""
+    values = {f"task.{k}": v for k, v in SMALL_TASK.items() if k != "type"}
+    return build_config(plugins={"task": "fake"}, values=values, cfg_options=options)
