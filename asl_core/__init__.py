@@ -19,7 +19,7 @@ from .errors import (
     RunDirError,
     UnknownPluginError,
 )
-from .hookspecs import hookimpl
+from .hookspecs import RegisterFn, hookimpl
 from .interfaces import (
     KNOWN_OUTPUTS,
     MC_PROBS,
@@ -76,6 +76,7 @@ __all__ = [
     "PluginError",
     "Progress",
     "Region",
+    "RegisterFn",
     "ResumeMismatchError",
     "RunDirError",
     "Scorer",

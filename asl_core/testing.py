@@ -416,7 +416,8 @@ def _check_picklable(obj: Any, what: str) -> None:
         _fail(what, "unpickles to another type")
 
 
-_CHECK_VIDEOS = (("a", 1), ("b", 5), ("c", 37), ("d", 12))
+# lengths 1 to 37; "e" ends up fully labelled in check_selector
+_CHECK_VIDEOS = (("a", 1), ("b", 5), ("c", 37), ("d", 12), ("e", 3))
 
 
 def _check_outputs(
@@ -551,6 +552,7 @@ def check_selector(selector: Any) -> None:
     total = sum(v.num_frames for v in videos)
     labels = LabelState.from_frames(
         [FrameRef("b", 2), FrameRef("c", 0), FrameRef("c", 20), FrameRef("d", 11)]
+        + [FrameRef("e", f) for f in range(3)]
     )
     unlabelled = total - labels.num_labelled
     for scorer in (_DistanceNoiseScorer(), _TieScorer()):

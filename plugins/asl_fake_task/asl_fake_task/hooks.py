@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from asl_core import hookimpl
+from asl_core import RegisterFn, hookimpl
 
 
 @hookimpl

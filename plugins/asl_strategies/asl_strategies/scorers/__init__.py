@@ -1,0 +1,1 @@
+"""Built-in scorers: utility of each frame for annotation (higher = more worth annotating)."""
