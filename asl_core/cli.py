@@ -135,7 +135,7 @@ def cmd_plugins(args: argparse.Namespace, manager: PluginManager, out: Console) 
         out.print_json(json.dumps(payload))
         return 0
     if not out.is_terminal:  # piped or captured: no terminal to fit, do not squeeze columns
-        out = Console(width=200, highlight=False, file=out.file)
+        out = Console(width=200, highlight=False, soft_wrap=True, file=out.file)
     # the summary column only when there is room for it (it is always in --json)
     wide = out.width >= 140
     table = Table(title="ASL plugins", caption=f"interpreter: {sys.executable}")
@@ -335,8 +335,9 @@ def cmd_run(args: argparse.Namespace, manager: PluginManager, out: Console) -> i
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``asl-run``; return the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    out = Console(highlight=False)
-    err = Console(stderr=True, highlight=False)
+    # soft_wrap: never break messages (paths) at the console width; tables still fit it
+    out = Console(highlight=False, soft_wrap=True)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
     command = argv[0] if argv and argv[0] in SUBCOMMANDS else "run"
     if argv and argv[0] in SUBCOMMANDS:
         argv = argv[1:]

@@ -23,7 +23,7 @@ def _run(tmp_path: Path, manager, **options):
 
 def test_loop_runs_several_cycles_and_grows_labels(tmp_path, manager):
     """Each cycle buys step_pct of the pool and the labelled count grows by exactly that."""
-    run, comps, results = _run(tmp_path, manager, **{"budget.cycles": 3})
+    _, _, results = _run(tmp_path, manager, **{"budget.cycles": 3})
     total = results[0].total_frames
     step = int(np.floor(total * 5 / 100 + 0.5))
     assert [r.cycle for r in results] == [0, 1, 2, 3]
@@ -75,7 +75,9 @@ def test_random_scorer_runs_no_inference(tmp_path, manager):
 def test_total_budget_stops_the_run(tmp_path, manager):
     """With total_pct set and no cycle limit the run stops when the cap is reached."""
     _, _, results = _run(
-        tmp_path, manager, **{"budget.cycles": None, "budget.total_pct": 20.0, "budget.step_pct": 5.0}
+        tmp_path,
+        manager,
+        **{"budget.cycles": None, "budget.total_pct": 20.0, "budget.step_pct": 5.0},
     )
     total = results[0].total_frames
     assert results[-1].labelled_frames == int(np.floor(total * 0.2 + 0.5))

@@ -15,7 +15,14 @@ import pytest
 from asl_core import FrameStats, LedgerError, RunDirError, ScorerBase
 from asl_core import loop as loop_mod
 from asl_core.ledger import Ledger
-from asl_core.loop import ActiveLearningLoop, Components, LoopObserver, build_components, create_run, open_run
+from asl_core.loop import (
+    ActiveLearningLoop,
+    Components,
+    LoopObserver,
+    build_components,
+    create_run,
+    open_run,
+)
 from tests.conftest import small_config
 
 
@@ -60,7 +67,9 @@ class MeanMaxScorer(ScorerBase):
 
     def frame_stats(self, video, outputs, rng):
         probs = outputs["mc_probs"]
-        return FrameStats.of(video.id, video.num_frames, u=1.0 - probs.max(axis=2).mean(axis=(0, 2, 3)))
+        return FrameStats.of(
+            video.id, video.num_frames, u=1.0 - probs.max(axis=2).mean(axis=(0, 2, 3))
+        )
 
     def score(self, stats, labelled, num_frames):
         return np.asarray(stats.values["u"], dtype=np.float64)
@@ -72,7 +81,9 @@ CYCLES = {"budget.cycles": 3}
 def _components(cfg, manager, scorer: str) -> Components:
     comps = build_components(cfg, manager)
     if scorer == "meanmax":
-        comps = attrs.evolve(comps, scorer=MeanMaxScorer(), names={**comps.names, "scorer": "meanmax"})
+        comps = attrs.evolve(
+            comps, scorer=MeanMaxScorer(), names={**comps.names, "scorer": "meanmax"}
+        )
     return comps
 
 
@@ -134,18 +145,24 @@ CRASH_POINTS = [
 
 
 @pytest.mark.parametrize("component,method,n,after", CRASH_POINTS)
-def test_crash_in_a_phase_then_resume_matches(tmp_path, manager, scorer, reference, monkeypatch, component, method, n, after):
+def test_crash_in_a_phase_then_resume_matches(
+    tmp_path, manager, scorer, reference, monkeypatch, component, method, n, after
+):
     """A crash in any phase, then --resume, gives the uninterrupted run's ledger and selections."""
     monkeypatch.setattr(loop_mod, "ANNOTATE_CHUNK", 2)  # several appends per purchase
 
     def wrap(comps: Components) -> Components:
-        return attrs.evolve(comps, **{component: CrashOnCall(getattr(comps, component), method, n, after)})
+        return attrs.evolve(
+            comps, **{component: CrashOnCall(getattr(comps, component), method, n, after)}
+        )
 
     assert _crash_then_resume(tmp_path, manager, scorer, wrap, monkeypatch) == reference
 
 
 @pytest.mark.parametrize("scorer", ["meanmax"])
-def test_crash_during_prediction_then_resume_matches(tmp_path, manager, scorer, reference, monkeypatch):
+def test_crash_during_prediction_then_resume_matches(
+    tmp_path, manager, scorer, reference, monkeypatch
+):
     """A crash while the model predicts on the pool is resumed transparently."""
 
     def wrap(comps: Components) -> Components:
@@ -155,7 +172,9 @@ def test_crash_during_prediction_then_resume_matches(tmp_path, manager, scorer, 
 
 
 @pytest.mark.parametrize("append_no", [1, 4])
-def test_crash_in_the_middle_of_a_ledger_append(tmp_path, manager, scorer, reference, monkeypatch, append_no):
+def test_crash_in_the_middle_of_a_ledger_append(
+    tmp_path, manager, scorer, reference, monkeypatch, append_no
+):
     """Half a line written by a killed append is set aside and the frame is bought again."""
     monkeypatch.setattr(loop_mod, "ANNOTATE_CHUNK", 2)
     calls = {"n": 0}
@@ -237,7 +256,7 @@ def test_corrupt_state_is_reported_by_open_run(tmp_path, manager):
     comps = build_components(cfg, manager)
     run = create_run(tmp_path / "run", cfg, comps)
     run.state_path.write_text("{not json")
-    with pytest.raises(RunDirError, match="state.json: corrupt"):
+    with pytest.raises(RunDirError, match=r"state\.json: corrupt"):
         open_run(run.root)
     assert run.state_path.read_text() == "{not json"
 
@@ -254,7 +273,10 @@ def test_second_process_is_refused_by_the_lock(tmp_path, manager):
     cfg = small_config(**{"budget.cycles": 0})
     comps = build_components(cfg, manager)
     run = create_run(tmp_path / "run", cfg, comps)
-    with run.locked(), pytest.raises(RunDirError, match=f"in use by another process \\(pid {os.getpid()}\\)"):
+    with (
+        run.locked(),
+        pytest.raises(RunDirError, match=f"in use by another process \\(pid {os.getpid()}\\)"),
+    ):
         ActiveLearningLoop(run, cfg, comps).run()
     assert not run.ledger_path.exists()
 
