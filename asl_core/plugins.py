@@ -54,9 +54,10 @@ KINDS: tuple[str, ...] = tuple(hookspecs.KINDS.values())
 
 
 def _env_list(environ: Mapping[str, str], key: str) -> set[str] | None:
+    """Names in a comma-separated variable, normalised like distribution names (PEP 503)."""
     if key not in environ:
         return None
-    return {part.strip() for part in environ[key].split(",") if part.strip()}
+    return {_canonical(part.strip()) for part in environ[key].split(",") if part.strip()}
 
 
 def _canonical(name: str | None) -> str:
@@ -215,11 +216,22 @@ class PluginManager:
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self.strict = strict
-        self.failed: list[FailedPlugin] = []
         self.disabled: list[str] = []
-        self._entries: dict[str, dict[str, PluginEntry]] = {k: {} for k in KINDS}
-        self._sources: dict[str, _Source] = {}
-        self._clashes: dict[tuple[str, str], str] = {}
+        self._failures: list[FailedPlugin] = []
+        # every registration of every (kind, name), in registration order; a name with more
+        # than one is a clash and unusable until all but one are removed
+        self._registrations: dict[tuple[str, str], list[PluginEntry]] = {}
+
+    @property
+    def failed(self) -> list[FailedPlugin]:
+        """Plugins that could not be used: load failures, then one record per clashing name."""
+        clashes = [
+            FailedPlugin(e.plugin, e.dist, e.version, "duplicate", self._clash_message(key))
+            for key, regs in self._registrations.items()
+            if len(regs) > 1
+            for e in regs[1:]
+        ]
+        return [*self._failures, *clashes]
 
     # ------------------------------------------------------------------ registration
 
@@ -227,14 +239,19 @@ class PluginManager:
         if self.strict:
             raise exc
         msg = str(exc) if isinstance(exc, PluginError) else f"{type(exc).__name__}: {exc}"
-        self.failed.append(FailedPlugin(plugin, source.dist, source.version, stage, msg))
+        self._failures.append(FailedPlugin(plugin, source.dist, source.version, stage, msg))
         log.warning("plugin %s (%s) failed at %s: %s", plugin, source.dist, stage, msg)
 
     def add_plugin(
         self, obj: Any, name: str, *, dist: str | None = None, version: str | None = None
     ) -> bool:
         """Register a plugin object (a module or any object with hookimpls) and collect its
-        registrations. Returns False when it failed (recorded in :attr:`failed`)."""
+        registrations. Returns False when it failed (recorded in :attr:`failed`).
+
+        Raises:
+            PluginError: in strict mode, instead of recording a failure; the plugin is then
+                not registered at all.
+        """
         source = _Source(dist, version)
         try:
             self.pm.register(obj, name=name)
@@ -244,31 +261,51 @@ class PluginManager:
         try:
             # a hookimpl whose name matches no hookspec (e.g. ``register_scorer``) is a typo
             self.pm.check_pending()
-        except Exception as exc:
-            self.pm.unregister(obj)
-            self._fail(name, source, "register", exc)
-            return False
-        self._sources[name] = source
-        try:
             collected = self._collect(name, source)
+            if self.strict:
+                self._check_no_clash(collected)
         except Exception as exc:
             self.pm.unregister(obj)
-            del self._sources[name]
-            self._fail(name, source, "hook", exc)
+            stage = "register" if isinstance(exc, pluggy.PluginValidationError) else "hook"
+            if isinstance(exc, DuplicatePluginError):
+                stage = "duplicate"
+            self._fail(name, source, stage, exc)
             return False
         for entry in collected:
-            self._add_entry(entry)
+            regs = self._registrations.setdefault((entry.kind, entry.name), [])
+            regs.append(entry)
+            if len(regs) == 2:
+                log.warning("%s", self._clash_message((entry.kind, entry.name)))
         return True
 
     def remove_plugin(self, name: str) -> None:
-        """Unregister a plugin and forget its registrations."""
+        """Unregister a plugin and forget its registrations (a clash it caused goes too)."""
         plugin = self.pm.get_plugin(name)
         if plugin is not None:
             self.pm.unregister(plugin)
-        self._sources.pop(name, None)
-        for entries in self._entries.values():
-            for key in [k for k, e in entries.items() if e.plugin == name]:
-                del entries[key]
+        for key in list(self._registrations):
+            regs = [e for e in self._registrations[key] if e.plugin != name]
+            if regs:
+                self._registrations[key] = regs
+            else:
+                del self._registrations[key]
+
+    def _check_no_clash(self, collected: list[PluginEntry]) -> None:
+        seen: dict[tuple[str, str], PluginEntry] = {}
+        for entry in collected:
+            key = (entry.kind, entry.name)
+            first = self._registrations.get(key, [None])[0] or seen.get(key)
+            if first is not None:
+                raise DuplicatePluginError(self._clash_message(key, [first, entry]))
+            seen[key] = entry
+
+    def _clash_message(self, key: tuple[str, str], regs: list[PluginEntry] | None = None) -> str:
+        regs = self._registrations[key] if regs is None else regs
+        sources = ", ".join(f"{e.dist or 'code'} (entry point {e.plugin!r})" for e in regs)
+        return (
+            f"{key[0]} {key[1]!r} is registered {len(regs)} times: by {sources}; uninstall all "
+            "but one, or block the others with ASL_DISABLE_PLUGINS=<distribution or entry point>"
+        )
 
     def _collect(self, plugin_name: str, source: _Source) -> list[PluginEntry]:
         collected: list[PluginEntry] = []
@@ -307,39 +344,18 @@ class PluginManager:
             )
         return PluginEntry(kind, name, factory, plugin, source.dist, source.version, str(summary))
 
-    def _add_entry(self, entry: PluginEntry) -> None:
-        existing = self._entries[entry.kind].get(entry.name)
-        if existing is None and (entry.kind, entry.name) not in self._clashes:
-            self._entries[entry.kind][entry.name] = entry
-            return
-        first = (
-            existing.dist or existing.plugin
-            if existing
-            else self._clashes[(entry.kind, entry.name)]
-        )
-        msg = (
-            f"{entry.kind} {entry.name!r} is registered twice: by {first} and by "
-            f"{entry.dist or entry.plugin}; uninstall one or set ASL_DISABLE_PLUGINS to one of "
-            f"their entry points"
-        )
-        if self.strict:
-            raise DuplicatePluginError(msg)
-        # both registrations become unusable: silently picking one would depend on install order
-        self._entries[entry.kind].pop(entry.name, None)
-        self._clashes[(entry.kind, entry.name)] = msg
-        self.failed.append(FailedPlugin(entry.plugin, entry.dist, entry.version, "duplicate", msg))
-
     # ------------------------------------------------------------------ lookup
 
     def entries(self, kind: str | None = None) -> list[PluginEntry]:
-        """Registered entries (of one kind), sorted by kind then name."""
-        kinds = [kind] if kind else list(KINDS)
-        out: list[PluginEntry] = []
-        for k in kinds:
-            if k not in self._entries:
-                raise UnknownPluginError(f"unknown plugin kind {k!r}; kinds: {', '.join(KINDS)}")
-            out.extend(sorted(self._entries[k].values(), key=lambda e: e.name))
-        return out
+        """Usable entries (of one kind; clashing names excluded), sorted by kind then name."""
+        if kind is not None and kind not in KINDS:
+            raise UnknownPluginError(f"unknown plugin kind {kind!r}; kinds: {', '.join(KINDS)}")
+        out = [
+            regs[0]
+            for (k, _), regs in self._registrations.items()
+            if len(regs) == 1 and (kind is None or k == kind)
+        ]
+        return sorted(out, key=lambda e: (KINDS.index(e.kind), e.name))
 
     def names(self, kind: str) -> list[str]:
         """Registered names of one kind, sorted."""
@@ -352,11 +368,11 @@ class PluginManager:
             DuplicatePluginError: when two distributions registered that name.
             UnknownPluginError: listing the available names (and a likely cause when none).
         """
-        if (kind, name) in self._clashes:
-            raise DuplicatePluginError(self._clashes[(kind, name)])
-        entry = self._entries.get(kind, {}).get(name)
-        if entry is not None:
-            return entry
+        regs = self._registrations.get((kind, name), [])
+        if len(regs) > 1:
+            raise DuplicatePluginError(self._clash_message((kind, name)))
+        if regs:
+            return regs[0]
         available = self.names(kind)
         if not available:
             raise UnknownPluginError(
@@ -435,7 +451,7 @@ def make_plugin_manager(
         dist_name = dist.metadata["Name"]
         version = dist.version
         source = _Source(dist_name, version)
-        names = {ep.name, dist_name, _canonical(dist_name)}
+        names = {_canonical(ep.name), _canonical(dist_name)}
         if names & blocked or (allowed is not None and not names & allowed):
             manager.disabled.append(f"{dist_name}:{ep.name}")
             continue
@@ -447,7 +463,8 @@ def make_plugin_manager(
                 "duplicate",
                 DuplicatePluginError(
                     f"entry point {ep.name!r} of group 'asl' is declared by both {owners[ep.name]} "
-                    f"and {dist_name}; set ASL_DISABLE_PLUGINS={ep.name} or uninstall one"
+                    f"and {dist_name}; the second is not loaded. Uninstall one, or keep the other "
+                    f"with ASL_DISABLE_PLUGINS={dist_name} (or ={owners[ep.name]})"
                 ),
             )
             continue

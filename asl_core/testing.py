@@ -45,6 +45,7 @@ __all__ = [
     "check_oracle",
     "check_scorer",
     "check_selector",
+    "check_task",
     "fake_distribution",
     "make_test_plugin_manager",
     "registered",
@@ -648,6 +649,77 @@ def check_oracle(oracle: Any, task: Any | None = None) -> None:
     if anns != list(obj.annotate(frames, task)):
         _fail(what, "annotate is not deterministic")
     _check_picklable(obj, what)
+
+
+def check_task(task: Any, *, tmp_dir: Path, max_videos: int = 2) -> None:
+    """Check a Task instance end to end on a few pool videos.
+
+    Checks: ``pool()`` gives unique :class:`VideoInfo`; ``ground_truth`` gives one tuple of
+    :class:`Region` per frame; ``train`` on one labelled frame per video returns a model;
+    ``evaluate`` gives finite float metrics; when ``mc_probs`` is provided, ``predict`` yields
+    every requested video once with ``float[T, F, C, H, W]`` probabilities summing to 1 over
+    ``C >= 2``; a checkpoint written to ``tmp_dir`` loads back to a model with equal metrics.
+
+    Raises:
+        AssertionError: describing the first violation.
+    """
+    what = f"task {type(task).__name__}"
+    pool = list(task.pool())
+    if not pool or not all(isinstance(v, VideoInfo) for v in pool):
+        _fail(what, "pool() must return a non-empty sequence of VideoInfo")
+    if len({v.id for v in pool}) != len(pool):
+        _fail(what, "pool() has duplicate video ids")
+    videos = pool[:max_videos]
+    frames = [FrameRef(v.id, v.num_frames // 2) for v in videos]
+    truths = list(task.ground_truth(frames))
+    if len(truths) != len(frames) or not all(
+        isinstance(t, tuple) and all(isinstance(r, Region) for r in t) for t in truths
+    ):
+        _fail(what, "ground_truth must return one tuple of Region per frame")
+    anns = {
+        ref: FrameAnnotation(ref.video, ref.frame, regions, oracle="check", cost=0.0)
+        for ref, regions in zip(frames, truths, strict=True)
+    }
+    from .interfaces import NullProgress, SparseLossBase
+
+    class _Masking(SparseLossBase):
+        def frame_weights(self, num_frames: int, labelled: np.ndarray) -> np.ndarray:
+            w = np.zeros(num_frames)
+            w[labelled] = 1.0
+            return w
+
+    rng = np.random.default_rng(0)
+    labels = LabelState.from_frames(frames)
+    model = task.train(task.build_model(rng), labels, anns, _Masking(), rng, NullProgress())
+    metrics = dict(task.evaluate(model, np.random.default_rng(1), NullProgress()))
+    if not metrics or not all(
+        isinstance(k, str) and np.isfinite(float(v)) for k, v in metrics.items()
+    ):
+        _fail(what, f"evaluate must return finite float metrics, got {metrics!r:.200}")
+    if MC_PROBS in task.outputs:
+        seen = set()
+        for vid, outputs in task.predict(
+            model, videos, frozenset({MC_PROBS}), np.random.default_rng(2)
+        ):
+            seen.add(vid)
+            info = next(v for v in videos if v.id == vid)
+            probs = np.asarray(outputs[MC_PROBS])
+            if probs.ndim != 5 or probs.shape[1] != info.num_frames or probs.shape[2] < 2:
+                _fail(
+                    what,
+                    f"mc_probs of {vid!r} must be [T, {info.num_frames}, C>=2, H, W], got {probs.shape}",
+                )
+            if not np.allclose(probs.sum(axis=2), 1.0, atol=1e-4):
+                _fail(what, f"mc_probs of {vid!r} must sum to 1 over classes")
+        if seen != {v.id for v in videos}:
+            _fail(what, "predict must yield every requested video once")
+    path = Path(tmp_dir) / f"check-model{task.checkpoint_suffix}"
+    task.save_checkpoint(model, path)
+    again = dict(
+        task.evaluate(task.load_checkpoint(path), np.random.default_rng(1), NullProgress())
+    )
+    if again != metrics:
+        _fail(what, "a saved and reloaded model evaluates differently")
 
 
 # a plugin module object tests can register to get the fake task and oracle by name

@@ -130,6 +130,11 @@ def _frames_map(m: Mapping[str, Any] | None) -> FrozenMap[str, np.ndarray]:
     return FrozenMap(out)
 
 
+def _readonly_arrays(m: Mapping[str, Any] | None) -> FrozenMap[str, np.ndarray]:
+    """Copy every value into a read-only numpy array (dtype kept)."""
+    return FrozenMap({str(k): readonly_array(v) for k, v in (m or {}).items()})
+
+
 _EMPTY_FRAMES = frame_array([])
 
 
@@ -257,7 +262,7 @@ class FrameStats:
 
     video: str
     num_frames: int = field(converter=int)
-    values: FrozenMap[str, np.ndarray] = field(factory=FrozenMap)
+    values: FrozenMap[str, np.ndarray] = field(factory=FrozenMap, converter=_readonly_arrays)
 
     @values.validator
     def _check_values(self, _attr: Any, value: Any) -> None:
@@ -271,11 +276,11 @@ class FrameStats:
 
     @classmethod
     def of(cls, video: str, num_frames: int, **arrays: Any) -> FrameStats:
-        """Build stats from keyword arrays, copying each into a read-only float array."""
+        """Build stats from keyword arrays, copying each into a read-only ``float64`` array."""
         return cls(
             video=video,
             num_frames=num_frames,
-            values=FrozenMap({k: readonly_array(v) for k, v in arrays.items()}),
+            values={k: readonly_array(v, dtype=np.float64) for k, v in arrays.items()},
         )
 
 

@@ -6,7 +6,7 @@ from asl_core import RegisterFn, hookimpl
 
 
 @hookimpl
-def register_tasks(register):
+def register_tasks(register: RegisterFn) -> None:
     register(
         "fake",
         "asl_core.testing:FakeTask",

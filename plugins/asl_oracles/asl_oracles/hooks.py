@@ -6,7 +6,7 @@ from asl_core import RegisterFn, hookimpl
 
 
 @hookimpl
-def register_oracles(register):
+def register_oracles(register: RegisterFn) -> None:
     register(
         "simulated",
         "asl_oracles.simulated:SimulatedOracle",

@@ -1,0 +1,37 @@
+"""Every registered plugin, built-in or installed, passes the asl_core.testing conformance kit."""
+
+from __future__ import annotations
+
+import pytest
+
+from asl_core.plugins import make_plugin_manager
+from asl_core.testing import check_loss, check_oracle, check_scorer, check_selector, check_task
+
+_MANAGER = make_plugin_manager(strict=True, environ={})
+_CHECKS = {
+    "scorer": check_scorer,
+    "selector": check_selector,
+    "loss": check_loss,
+    "oracle": check_oracle,
+}
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [e for e in _MANAGER.entries() if e.kind in _CHECKS],
+    ids=lambda e: f"{e.kind}-{e.name}",
+)
+def test_registered_plugin_conforms(entry):
+    """The plugin built from its default parameters passes its kind's contract checks."""
+    _CHECKS[entry.kind](entry.build({}))
+
+
+@pytest.mark.parametrize("entry", _MANAGER.entries("task"), ids=lambda e: f"task-{e.name}")
+def test_registered_task_conforms(entry, tmp_path):
+    """Each registered task trains, evaluates, predicts and checkpoints as the Task contract says."""
+    check_task(entry.build({}), tmp_dir=tmp_path)
+
+
+def test_every_kind_has_a_builtin():
+    """The toolkit registers at least one plugin of every kind."""
+    assert {e.kind for e in _MANAGER.entries()} == {"scorer", "selector", "loss", "task", "oracle"}
