@@ -145,7 +145,17 @@ def build_components(cfg: Mapping[str, Any], manager: PluginManager) -> Componen
     for section, kind in PLUGIN_SECTIONS.items():
         params = dict(cfg[section])
         name = params.pop("type")
-        obj = manager.build(kind, name, params)
+        try:
+            obj = manager.build(kind, name, params)
+        except ConfigError as exc:
+            if "unknown parameter" not in str(exc):
+                raise
+            # mmengine merges a child's section into its _base_'s, so switching plugin there
+            # keeps the old plugin's parameters unless the section says _delete_=True
+            raise ConfigError(
+                f"{exc}. If this parameter was inherited through _base_, replace the section "
+                f"with {section} = dict(_delete_=True, type={name!r}, ...)"
+            ) from None
         if not isinstance(obj, _PROTOCOLS[kind]):
             raise PluginContractError(
                 f"{kind} {name!r} built a {type(obj).__name__} that lacks the {kind} interface "

@@ -220,3 +220,12 @@ def test_killed_process_resumes_to_the_same_labels(tmp_path):
     assert (killed / "ledger.jsonl").read_bytes() == (ref / "ledger.jsonl").read_bytes()
     for sel in ref.glob("cycles/*/selection.json"):
         assert (killed / sel.relative_to(ref)).read_bytes() == sel.read_bytes()
+
+
+def test_inherited_parameters_of_another_plugin_get_a_delete_hint(tmp_path, capsys):
+    """Switching plugin in a child config without _delete_ explains how to replace the section."""
+    (tmp_path / "base.py").write_text("loss = dict(type='mgw', sigma=2.0)\n")
+    (tmp_path / "child.py").write_text("_base_ = ['base.py']\nloss = dict(type='masking')\n")
+    assert main(["--config", str(tmp_path / "child.py"), *_run(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown parameter 'sigma'" in err and "_delete_=True" in err
