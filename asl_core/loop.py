@@ -24,6 +24,9 @@ import datetime as _dt
 import hashlib
 import logging
 import math
+import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,7 +36,7 @@ from attrs import frozen
 
 from . import __version__
 from .budget import NextBudget, initial_selection, next_budget
-from .config import PLUGIN_SECTIONS, BudgetParams, budget_of, render_config
+from .config import PLUGIN_SECTIONS, BudgetParams, budget_of, render_config, validate_config
 from .errors import ConfigError, LedgerError, PluginContractError, RunDirError
 from .interfaces import NullProgress, Oracle, Progress, Scorer, Selector, SparseLoss, Task
 from .ledger import Ledger, LedgerContents
@@ -157,9 +160,14 @@ def build_components(cfg: Mapping[str, Any], manager: PluginManager) -> Componen
                 f"with {section} = dict(_delete_=True, type={name!r}, ...)"
             ) from None
         if not isinstance(obj, _PROTOCOLS[kind]):
+            proto = _PROTOCOLS[kind]
+            members = set(getattr(proto, "__annotations__", {})) | {
+                n for n, v in vars(proto).items() if callable(v) and not n.startswith("_")
+            }
+            missing = sorted(m for m in members if not hasattr(obj, m))
             raise PluginContractError(
                 f"{kind} {name!r} built a {type(obj).__name__} that lacks the {kind} interface "
-                f"({_PROTOCOLS[kind].__name__})"
+                f"({proto.__name__}); missing: {', '.join(missing)}"
             )
         built[section] = obj
         names[section] = name
@@ -197,8 +205,10 @@ def _validate_pool(pool: Sequence[VideoInfo], task_name: str) -> list[VideoInfo]
 
 
 def create_run(work_dir: Path | str, cfg: Mapping[str, Any], components: Components) -> RunDir:
-    """Create a new run directory: config, initial state. The pool is validated first so a bad
-    task leaves nothing behind.
+    """Create a new run directory: config (``config.py`` and ``config.json``) and initial state.
+
+    The pool is validated first, and the folder is assembled under a temporary name next to
+    ``work_dir`` and renamed into place, so a bad task or a crash leaves no half-made run.
 
     Raises:
         RunDirError: when ``work_dir`` already holds a run or other files.
@@ -213,25 +223,35 @@ def create_run(work_dir: Path | str, cfg: Mapping[str, Any], components: Compone
             raise RunDirError(f"{run.root}: exists and is not empty; choose another --work-dir")
     pool = _validate_pool(components.task.pool(), components.names["task"])
     config_text = render_config(cfg)
-    run.root.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(run.config_path, config_text)
-    atomic_write_json(
-        run.state_path,
-        {
-            "format": FORMAT_VERSION,
-            "asl_version": __version__,
-            "status": "created",
-            "cycle": 0,
-            "phase": "init",
-            "reason": "",
-            "pool": {
-                "videos": len(pool),
-                "frames": sum(v.num_frames for v in pool),
-                "fingerprint": pool_fingerprint(pool),
+    run.root.parent.mkdir(parents=True, exist_ok=True)
+    staging = RunDir(tempfile.mkdtemp(prefix=f".{run.root.name}.creating-", dir=run.root.parent))
+    try:
+        atomic_write_bytes(staging.config_path, config_text)
+        # --resume reads the JSON copy: loading config.py would execute code from the run folder
+        atomic_write_json(staging.config_json_path, cfg)
+        atomic_write_json(
+            staging.state_path,
+            {
+                "format": FORMAT_VERSION,
+                "asl_version": __version__,
+                "status": "created",
+                "cycle": 0,
+                "phase": "init",
+                "reason": "",
+                "pool": {
+                    "videos": len(pool),
+                    "frames": sum(v.num_frames for v in pool),
+                    "fingerprint": pool_fingerprint(pool),
+                },
+                "updated": _now(),
             },
-            "updated": _now(),
-        },
-    )
+        )
+        if run.root.exists():
+            run.root.rmdir()  # checked empty above
+        os.rename(staging.root, run.root)
+    except BaseException:
+        shutil.rmtree(staging.root, ignore_errors=True)
+        raise
     return run
 
 
@@ -241,20 +261,21 @@ def open_run(path: Path | str) -> tuple[RunDir, dict[str, Any], dict[str, Any]]:
     Raises:
         RunDirError: when the folder is not a run, or its state/config is unreadable.
     """
-    from .config import load_config_file
-
     run = RunDir(path)
     if not run.root.is_dir():
         raise RunDirError(f"{run.root}: no such run directory")
     if not run.is_run():
-        raise RunDirError(f"{run.root}: not an ASL run (no config.py and state.json)")
+        raise RunDirError(f"{run.root}: not an ASL run (no config.json and state.json)")
     state = read_json(run.state_path, "run state")
     if not isinstance(state, dict) or state.get("format") != FORMAT_VERSION or "pool" not in state:
         raise RunDirError(f"{run.state_path}: corrupt run state (unexpected content)")
+    cfg = read_json(run.config_json_path, "run config")
+    if not isinstance(cfg, dict):
+        raise RunDirError(f"{run.config_json_path}: corrupt run config (not a mapping)")
     try:
-        cfg = load_config_file(run.config_path)
+        validate_config(cfg)
     except ConfigError as exc:
-        raise RunDirError(str(exc)) from None
+        raise RunDirError(f"{run.config_json_path}: invalid run config ({exc})") from None
     return run, cfg, state
 
 

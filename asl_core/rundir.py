@@ -3,6 +3,7 @@
 Layout::
 
     <run>/config.py              merged config (mmengine), written once at start
+    <run>/config.json            the same as JSON: what --resume reads (no code is executed)
     <run>/state.json             status, cycle, phase: rewritten atomically
     <run>/ledger.jsonl           append-only, fsynced: every purchased annotation
     <run>/ledger.jsonl.partial   fragments of interrupted appends, kept (never deleted)
@@ -90,6 +91,7 @@ class RunDir:
         self.root = Path(root)
 
     config_path = property(lambda self: self.root / "config.py")
+    config_json_path = property(lambda self: self.root / "config.json")
     state_path = property(lambda self: self.root / "state.json")
     ledger_path = property(lambda self: self.root / "ledger.jsonl")
     lock_path = property(lambda self: self.root / ".lock")
@@ -99,8 +101,8 @@ class RunDir:
         return self.root / "cycles" / f"{cycle:03d}"
 
     def is_run(self) -> bool:
-        """True when the folder looks like an ASL run (has config and state)."""
-        return self.config_path.is_file() and self.state_path.is_file()
+        """True when the folder looks like an ASL run (has its config and state)."""
+        return self.config_json_path.is_file() and self.state_path.is_file()
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:

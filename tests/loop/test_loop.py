@@ -162,3 +162,28 @@ def test_selector_breaking_the_budget_is_a_contract_error(tmp_path, manager):
     with pytest.raises(PluginContractError, match="selector 'global'"):
         ActiveLearningLoop(run, cfg, comps).run()
     assert not (run.cycle_dir(1) / "selection.json").exists()
+
+
+def test_plugin_lacking_interface_methods_is_named(manager):
+    """A factory that builds an object without the interface's methods is a contract error."""
+    from asl_core.testing import registered
+
+    class HalfScorer:
+        requires = frozenset()
+
+        def score(self, stats, labelled, num_frames):
+            return np.zeros(num_frames)
+
+    class Plugin:
+        from asl_core import hookimpl
+
+        @hookimpl
+        def register_scorers(self, register):
+            register("half", HalfScorer)
+
+    cfg = small_config(**{"scorer.type": "half"})
+    with (
+        registered(manager, Plugin(), "half-plugin"),
+        pytest.raises(PluginContractError, match="missing: frame_stats, prepare_pool"),
+    ):
+        build_components(cfg, manager)

@@ -207,7 +207,7 @@ def test_crash_in_the_middle_of_a_ledger_append(
     assert Ledger(run.ledger_path).partial_path.read_bytes()  # the fragment was kept
 
 
-@pytest.mark.parametrize("write_no", [2, 7, 15])
+@pytest.mark.parametrize("write_no", [3, 7, 15])
 def test_crash_while_rewriting_state(tmp_path, manager, scorer, reference, monkeypatch, write_no):
     """A crash during an atomic rewrite leaves the old state readable and the run resumable."""
     calls = {"n": 0}
@@ -290,3 +290,22 @@ def test_changed_pool_is_refused_on_resume(tmp_path, manager):
     with pytest.raises(RunDirError, match="pool differs"):
         ActiveLearningLoop(run, cfg, build_components(other, manager)).run()
     assert json.loads(run.state_path.read_text())["status"] == "created"
+
+
+@pytest.mark.parametrize("write_no", [1, 2])
+def test_crash_while_creating_the_run_leaves_nothing(tmp_path, manager, monkeypatch, write_no):
+    """A run folder appears complete or not at all: a crash during creation leaves no trace."""
+    calls = {"n": 0}
+    real = loop_mod.atomic_write_json
+
+    def flaky(path, obj):
+        calls["n"] += 1
+        if calls["n"] == write_no:
+            raise Crash("killed while creating the run")
+        real(path, obj)
+
+    monkeypatch.setattr(loop_mod, "atomic_write_json", flaky)
+    cfg = small_config(**CYCLES)
+    with pytest.raises(Crash):
+        create_run(tmp_path / "run", cfg, _components(cfg, manager, "random"))
+    assert list(tmp_path.iterdir()) == []
