@@ -28,10 +28,10 @@ test: install
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check asl_core plugins
+	$(BIN)/ruff format --check asl_core plugins tests benchmarks
 
 format: install
-	$(BIN)/ruff format asl_core plugins tests
+	$(BIN)/ruff format asl_core plugins tests benchmarks
 	$(BIN)/ruff check --fix .
 
 clean:

@@ -37,7 +37,7 @@ from rich.progress import (
 from rich.table import Table
 
 from . import __version__
-from .errors import AslError, AslUsageError, ResumeMismatchError
+from .errors import AslError, AslUsageError, ConfigError, ResumeMismatchError
 from .plugins import KINDS, PluginManager, default_plugin_manager
 
 __all__ = ["main"]
@@ -80,7 +80,7 @@ def _run_parser() -> argparse.ArgumentParser:
         "--cfg-options",
         nargs="+",
         metavar="KEY=VALUE",
-        help="override config keys, e.g. scorer.sigma=2.0 budget.cycles=5",
+        help="override config keys, e.g. loss.sigma=2.0 budget.cycles=5",
     )
     c.add_argument("--seed", type=int, help="run seed (default 0)")
     b = p.add_argument_group("budget (percent of all pool frames)")
@@ -99,7 +99,11 @@ def _run_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--resume", type=Path, metavar="DIR", help="continue the run in DIR after an interruption"
     )
-    p.add_argument("--quiet", action="store_true", help="no progress output, only the final table")
+    p.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bars or per-phase lines (the header, notes and final table remain)",
+    )
     return p
 
 
@@ -162,11 +166,16 @@ def cmd_plugins(args: argparse.Namespace, manager: PluginManager, out: Console) 
         out.print(
             f"disabled by ASL_DISABLE_PLUGINS/ASL_LOAD_PLUGINS: {', '.join(manager.disabled)}"
         )
-    if not entries:
-        out.print(
-            "[yellow]No plugins are registered.[/] Is the toolkit installed in this environment "
-            "(pip install -e .)? Plugins are found only through entry-point metadata."
+    if not manager.entries():
+        why = (
+            "every installed plugin was skipped by ASL_LOAD_PLUGINS/ASL_DISABLE_PLUGINS"
+            if manager.disabled
+            else "is the toolkit installed in this environment (pip install -e .)? Plugins are "
+            "found only through entry-point metadata"
         )
+        out.print(f"[yellow]No plugins are registered:[/] {why}.")
+    elif not entries:
+        out.print(f"No {args.kind} plugins are registered.")
     return 0
 
 
@@ -276,6 +285,33 @@ def _default_work_dir(cfg: dict[str, Any]) -> Path:
     return path
 
 
+class RunFailed(Exception):
+    """A plugin or library raised while a run was going; carries the run directory."""
+
+    def __init__(self, root: Path, error: BaseException) -> None:
+        super().__init__(f"{type(error).__name__}: {error}")
+        self.root = root
+
+
+class RunInterrupted(Exception):
+    """Ctrl-C during a run; carries the run directory for the resume hint."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(str(root))
+        self.root = root
+
+
+def _with_base_hint(exc: ConfigError, config_file: Path | None) -> ConfigError:
+    # mmengine merges a child's section into its _base_'s, so switching plugin in a config
+    # file keeps the old plugin's parameters unless the section says _delete_=True
+    if config_file is None or "unknown parameter" not in str(exc):
+        return exc
+    return ConfigError(
+        f"{exc}. If the parameter was inherited through _base_, replace that section with "
+        "dict(_delete_=True, type=..., ...)"
+    )
+
+
 def cmd_run(args: argparse.Namespace, manager: PluginManager, out: Console) -> int:
     from .config import build_config, parse_cfg_options
     from .loop import ActiveLearningLoop, build_components, create_run, open_run
@@ -297,6 +333,8 @@ def cmd_run(args: argparse.Namespace, manager: PluginManager, out: Console) -> i
                 + "; ".join(diff)
             )
         components = build_components(cfg, manager)
+        with run.locked():  # fail on a busy run before saying we resume it
+            pass
         if state.get("status") == "finished":
             out.print(
                 f"[bold]{run.root}[/] already finished ({state.get('reason', '')}); showing its results"
@@ -309,18 +347,33 @@ def cmd_run(args: argparse.Namespace, manager: PluginManager, out: Console) -> i
         cfg = build_config(
             config_file=args.config, plugins=plugins, values=values, cfg_options=cfg_options
         )
-        components = build_components(cfg, manager)
+        try:
+            components = build_components(cfg, manager)
+        except ConfigError as exc:
+            raise _with_base_hint(exc, args.config) from None
         run = create_run(args.work_dir or _default_work_dir(cfg), cfg, components)
         out.print(f"run directory: [bold]{run.root}[/]")
     dists = sorted({f"{e.dist}-{e.version}" for e in manager.entries() if e.dist})
     out.print(f"[dim]plugins: {', '.join(dists) or 'none'}[/]")
+    if manager.failed:
+        names = ", ".join(sorted({f.plugin for f in manager.failed}))
+        out.print(
+            f"[yellow]note:[/] plugins that failed to load: {names} ('asl-run plugins' shows why)"
+        )
     names = components.names
     out.print(
         f"task={names['task']} scorer={names['scorer']} selector={names['selector']} "
         f"loss={names['loss']} oracle={names['oracle']} seed={cfg['seed']} budget={cfg['budget']}"
     )
     observer = RichObserver(out, quiet=args.quiet)
-    results = ActiveLearningLoop(run, cfg, components, observer).run()
+    try:
+        results = ActiveLearningLoop(run, cfg, components, observer).run()
+    except KeyboardInterrupt:
+        raise RunInterrupted(run.root) from None
+    except AslError:
+        raise
+    except Exception as exc:
+        raise RunFailed(run.root, exc) from exc
     out.print(_results_table(results))
     out.print(
         f"outputs: {run.root}/ledger.jsonl (purchased labels), {run.root}/summary.json, "
@@ -357,15 +410,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AslError as exc:
         err.print(f"[bold red]error:[/] {exc}")
         return 1
-    except KeyboardInterrupt:
-        err.print("[yellow]interrupted[/]; continue with: asl-run --resume <run directory>")
+    except RunInterrupted as exc:
+        err.print(f"[yellow]interrupted[/]; continue with: asl-run --resume {exc.root}")
         return 130
-    except Exception as exc:  # a plugin or library failed: report it, keep the run resumable
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/]")
+        return 130
+    except RunFailed as exc:
+        if os.environ.get("ASL_DEBUG"):
+            traceback.print_exception(exc.__cause__)
+        err.print(
+            f"[bold red]error:[/] {exc}\n(set ASL_DEBUG=1 for the traceback; completed phases are "
+            f"saved: continue with asl-run --resume {exc.root})"
+        )
+        return 1
+    except Exception as exc:  # a plugin or library failed outside a run
         if os.environ.get("ASL_DEBUG"):
             traceback.print_exc()
         err.print(
-            f"[bold red]error:[/] {type(exc).__name__}: {exc}\n"
-            "(set ASL_DEBUG=1 for the traceback; completed phases are saved, continue with --resume)"
+            f"[bold red]error:[/] {type(exc).__name__}: {exc} (set ASL_DEBUG=1 for the traceback)"
         )
         return 1
 

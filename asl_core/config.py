@@ -131,8 +131,8 @@ def load_config_file(path: Path | str) -> dict[str, Any]:
 def parse_cfg_options(options: list[str] | None) -> dict[str, Any]:
     """Parse ``key=value`` strings the way mmengine's ``DictAction`` does.
 
-    Values are Python-ish literals: ``1``, ``0.5``, ``true``/``false``, ``none``, lists
-    ``[1,2]`` and tuples; anything else is a string.
+    Values are Python-ish literals: ``1``, ``0.5``, ``true``/``false``, ``None`` (also
+    ``none``/``null``), lists ``[1,2]`` and tuples; anything else is a string.
 
     Raises:
         ConfigError: on an item without ``=``.
@@ -144,7 +144,11 @@ def parse_cfg_options(options: list[str] | None) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise ConfigError(f"--cfg-options: expected key=value, got {item!r}")
-        out[key.strip()] = DictAction._parse_iterable(value)
+        # DictAction knows only the exact spelling "None"; accept the usual lower-case ones
+        parsed = (
+            None if value.strip().lower() in ("none", "null") else DictAction._parse_iterable(value)
+        )
+        out[key.strip()] = parsed
     return out
 
 

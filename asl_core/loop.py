@@ -148,17 +148,7 @@ def build_components(cfg: Mapping[str, Any], manager: PluginManager) -> Componen
     for section, kind in PLUGIN_SECTIONS.items():
         params = dict(cfg[section])
         name = params.pop("type")
-        try:
-            obj = manager.build(kind, name, params)
-        except ConfigError as exc:
-            if "unknown parameter" not in str(exc):
-                raise
-            # mmengine merges a child's section into its _base_'s, so switching plugin there
-            # keeps the old plugin's parameters unless the section says _delete_=True
-            raise ConfigError(
-                f"{exc}. If this parameter was inherited through _base_, replace the section "
-                f"with {section} = dict(_delete_=True, type={name!r}, ...)"
-            ) from None
+        obj = manager.build(kind, name, params)
         if not isinstance(obj, _PROTOCOLS[kind]):
             proto = _PROTOCOLS[kind]
             members = set(getattr(proto, "__annotations__", {})) | {
@@ -224,6 +214,8 @@ def create_run(work_dir: Path | str, cfg: Mapping[str, Any], components: Compone
     pool = _validate_pool(components.task.pool(), components.names["task"])
     config_text = render_config(cfg)
     run.root.parent.mkdir(parents=True, exist_ok=True)
+    for stale in run.root.parent.glob(f".{run.root.name}.creating-*"):
+        shutil.rmtree(stale, ignore_errors=True)  # left by a process killed while creating
     staging = RunDir(tempfile.mkdtemp(prefix=f".{run.root.name}.creating-", dir=run.root.parent))
     try:
         atomic_write_bytes(staging.config_path, config_text)
@@ -362,6 +354,15 @@ class ActiveLearningLoop:
 
     def run(self) -> list[CycleResult]:
         """Run every remaining phase; return the results of all cycles (resumed ones included)."""
+        try:
+            return self._run()
+        except KeyboardInterrupt:
+            # say so in the state; every completed phase is on disk and --resume continues
+            with contextlib.suppress(Exception):
+                self._state(status="interrupted")
+            raise
+
+    def _run(self) -> list[CycleResult]:
         with self.run_dir.locked():
             self._remove_stale_temporaries()
             self._check_pool()

@@ -240,7 +240,9 @@ class PluginManager:
             raise exc
         msg = str(exc) if isinstance(exc, PluginError) else f"{type(exc).__name__}: {exc}"
         self._failures.append(FailedPlugin(plugin, source.dist, source.version, stage, msg))
-        log.warning("plugin %s (%s) failed at %s: %s", plugin, source.dist, stage, msg)
+        # recorded for `asl-run plugins` and the run header; logged at INFO so a library user
+        # without logging configured is not spammed on stderr
+        log.info("plugin %s (%s) failed at %s: %s", plugin, source.dist, stage, msg)
 
     def add_plugin(
         self, obj: Any, name: str, *, dist: str | None = None, version: str | None = None
@@ -275,7 +277,7 @@ class PluginManager:
             regs = self._registrations.setdefault((entry.kind, entry.name), [])
             regs.append(entry)
             if len(regs) == 2:
-                log.warning("%s", self._clash_message((entry.kind, entry.name)))
+                log.info("%s", self._clash_message((entry.kind, entry.name)))
         return True
 
     def remove_plugin(self, name: str) -> None:

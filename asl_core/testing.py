@@ -131,7 +131,7 @@ class FakeTaskParams:
     """
 
     num_videos: int = field(default=12, converter=int)
-    num_test_videos: int = field(default=6, converter=int)
+    num_test_videos: int = field(default=12, converter=int)
     min_frames: int = field(default=20, converter=int)
     max_frames: int = field(default=48, converter=int)
     num_classes: int = field(default=3, converter=int)

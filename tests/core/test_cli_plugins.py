@@ -102,7 +102,7 @@ def test_plugins_with_nothing_loaded_explains_installation(
     assert main(["plugins"]) == 0
     out = capsys.readouterr().out
     assert "No plugins are registered" in out
-    assert "pip install -e ." in out
+    assert "skipped by ASL_LOAD_PLUGINS/ASL_DISABLE_PLUGINS" in out
     assert "asl-toolkit:strategies" in out
 
 
@@ -114,3 +114,17 @@ def test_plugins_json_reports_disabled(
     _, payload = run_json(capsys)
     assert payload["disabled"] == ["asl-toolkit:oracles"]
     assert "oracle" not in {p["kind"] for p in payload["plugins"]}
+
+
+def test_plugins_with_no_installed_plugin_suggests_installing(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no entry-point metadata at all, the listing explains how plugins are found."""
+    from asl_core import cli
+    from asl_core.plugins import make_plugin_manager
+
+    monkeypatch.setattr(
+        cli, "default_plugin_manager", lambda: make_plugin_manager(distributions=[])
+    )
+    assert main(["plugins"]) == 0
+    assert "pip install -e ." in capsys.readouterr().out

@@ -229,3 +229,43 @@ def test_inherited_parameters_of_another_plugin_get_a_delete_hint(tmp_path, caps
     assert main(["--config", str(tmp_path / "child.py"), *_run(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "unknown parameter 'sigma'" in err and "_delete_=True" in err
+
+
+def test_cfg_option_typo_gets_no_base_hint(tmp_path, capsys):
+    """A command-line typo is not blamed on _base_ inheritance."""
+    assert main([*_run(tmp_path, "loss.sigmaa=2")]) == 2
+    assert "_delete_" not in capsys.readouterr().err
+
+
+def test_lower_case_none_is_none(tmp_path, capsys):
+    """budget.cycles=none means no cycle limit (with a total budget)."""
+    assert main([*_run(tmp_path, "budget.cycles=none", "budget.total_pct=10"), "--quiet"]) == 0
+
+
+def test_ctrl_c_names_the_run_and_marks_it_interrupted(tmp_path, capsys, monkeypatch):
+    """Ctrl-C exits 130, says how to resume this very run, and records the interruption."""
+    from asl_core import testing
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(testing.FakeTask, "evaluate", interrupt)
+    assert main([*_run(tmp_path, "budget.cycles=1")]) == 130
+    run = tmp_path / "run"
+    assert f"asl-run --resume {run}" in capsys.readouterr().err
+    assert '"interrupted"' in (run / "state.json").read_text()
+    monkeypatch.undo()
+    assert main(["--resume", str(run), "--quiet"]) == 0
+
+
+def test_plugin_failing_during_a_run_points_at_resume(tmp_path, capsys, monkeypatch):
+    """An exception inside a plugin exits 1 and names the run to resume."""
+    from asl_core import testing
+
+    def boom(*args, **kwargs):
+        raise ValueError("disk on fire")
+
+    monkeypatch.setattr(testing.FakeTask, "evaluate", boom)
+    assert main([*_run(tmp_path, "budget.cycles=1")]) == 1
+    err = capsys.readouterr().err
+    assert "ValueError: disk on fire" in err and f"--resume {tmp_path / 'run'}" in err
