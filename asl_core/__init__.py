@@ -23,6 +23,7 @@ from .hookspecs import RegisterFn, hookimpl
 from .interfaces import (
     KNOWN_OUTPUTS,
     MC_PROBS,
+    DatasetTool,
     NullProgress,
     Oracle,
     OracleBase,
@@ -61,6 +62,7 @@ __all__ = [
     "ConfigError",
     "Configurable",
     "CycleResult",
+    "DatasetTool",
     "DuplicatePluginError",
     "FrameAnnotation",
     "FrameRef",

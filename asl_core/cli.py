@@ -5,6 +5,8 @@ Commands::
     asl-run [run options]           start a run (or continue one with --resume DIR)
     asl-run plugins [--json] [--kind K]
                                     list registered plugins and any that failed to load
+    asl-run data synth --out DIR [--dataset NAME] [--seed N] [--cfg-options K=V ...]
+                                    write a synthetic dataset in a real on-disk layout
 
 Exit codes: 0 success, 2 usage or config error (unknown plugin, bad option, --resume with
 different options), 1 runtime failure (a damaged run directory, a plugin that fails while
@@ -42,7 +44,7 @@ from .plugins import KINDS, PluginManager, default_plugin_manager
 
 __all__ = ["main"]
 
-SUBCOMMANDS = ("run", "plugins")
+SUBCOMMANDS = ("run", "plugins", "data")
 
 # CLI flag → dotted config key, for the plain value flags
 _VALUE_FLAGS = {
@@ -63,7 +65,8 @@ def _run_parser() -> argparse.ArgumentParser:
         prog="asl-run",
         description=(
             "Active sparse labeling: train, score frames, select the most useful ones, buy their "
-            "labels, repeat. Subcommands: 'asl-run plugins' lists plugins."
+            "labels, repeat. Subcommands: 'asl-run plugins' lists plugins, 'asl-run data synth' "
+            "writes a synthetic dataset."
         ),
         epilog="Example: asl-run --task fake --scorer random --selector global --cycles 3",
     )
@@ -114,6 +117,51 @@ def _plugins_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--kind", choices=KINDS, help="only this kind")
     return p
+
+
+def _data_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="asl-run data", description="Dataset tools.")
+    sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    synth = sub.add_parser(
+        "synth",
+        help="write a synthetic dataset in a real on-disk layout",
+        description="Write a synthetic dataset (default: synthetic_actions) into an empty folder.",
+    )
+    synth.add_argument("--dataset", default="synthetic_actions", help="dataset plugin name")
+    synth.add_argument("--out", type=Path, required=True, help="output folder (must be empty)")
+    synth.add_argument("--seed", type=int, help="generator seed (default: the plugin's)")
+    synth.add_argument(
+        "--cfg-options",
+        nargs="+",
+        metavar="KEY=VALUE",
+        help="generator parameters, e.g. num_train=20 size=32",
+    )
+    return p
+
+
+# --------------------------------------------------------------------------- data command
+
+
+def cmd_data(args: argparse.Namespace, manager: PluginManager, out: Console) -> int:
+    from .config import parse_cfg_options
+
+    params = parse_cfg_options(args.cfg_options)
+    if args.seed is not None:
+        params["seed"] = args.seed
+    tool = manager.build("dataset", args.dataset, params)
+    action = getattr(tool, "synthesize", None)
+    if not callable(action):
+        raise AslUsageError(f"dataset {args.dataset!r} cannot synthesize data")
+    if args.out.exists() and (not args.out.is_dir() or any(args.out.iterdir())):
+        raise AslUsageError(f"{args.out}: exists and is not an empty folder; choose another --out")
+    t0 = time.perf_counter()
+    observer = RichObserver(out)
+    with observer.phase(0, "synth") as progress:
+        written = action(args.out, progress)
+    out.print(
+        f"wrote dataset {args.dataset!r} to {args.out} ({written}) in {time.perf_counter() - t0:.1f}s"
+    )
+    return 0
 
 
 # --------------------------------------------------------------------------- plugins command
@@ -202,9 +250,12 @@ class _RichProgress:
 class RichObserver:
     """Draws the loop's phases as rich progress bars and prints a line per finished phase."""
 
-    def __init__(self, console: Console, *, quiet: bool = False) -> None:
+    def __init__(
+        self, console: Console, *, quiet: bool = False, headline: Sequence[str] = ()
+    ) -> None:
         self.console = console
         self.quiet = quiet
+        self.headline = tuple(headline)
         self.results: list[Any] = []
 
     @contextlib.contextmanager
@@ -235,20 +286,26 @@ class RichObserver:
     def cycle_done(self, result: Any) -> None:
         self.results.append(result)
         if not self.quiet:
-            metrics = "  ".join(f"{k}={v:.4f}" for k, v in result.metrics.items())
+            shown = {
+                k: v for k, v in result.metrics.items() if not self.headline or k in self.headline
+            }
+            metrics = "  ".join(f"{k}={v:.4f}" for k, v in shown.items())
             self.console.print(
                 f"[bold green]cycle {result.cycle}[/]: {result.labelled_frames} labelled frames "
                 f"({result.labelled_pct:.2f}%), {metrics}"
             )
 
 
-def _results_table(results: Sequence[Any]) -> Table:
+def _results_table(results: Sequence[Any], headline: Sequence[str] = ()) -> Table:
+    """One row per cycle; the task's headline metrics (all metrics when it names none)."""
     table = Table(title="Active-learning cycles")
     for col in ("cycle", "labelled", "% frames", "bought", "cost"):
         table.add_column(col, justify="right")
     names: list[str] = []
     for r in results:
         names.extend(k for k in r.metrics if k not in names)
+    if headline:
+        names = [n for n in headline if n in names]
     for name in names:
         table.add_column(name, justify="right")
     for r in results:
@@ -365,7 +422,9 @@ def cmd_run(args: argparse.Namespace, manager: PluginManager, out: Console) -> i
         f"task={names['task']} scorer={names['scorer']} selector={names['selector']} "
         f"loss={names['loss']} oracle={names['oracle']} seed={cfg['seed']} budget={cfg['budget']}"
     )
-    observer = RichObserver(out, quiet=args.quiet)
+    observer = RichObserver(
+        out, quiet=args.quiet, headline=getattr(components.task, "headline_metrics", ())
+    )
     try:
         results = ActiveLearningLoop(run, cfg, components, observer).run()
     except KeyboardInterrupt:
@@ -374,7 +433,7 @@ def cmd_run(args: argparse.Namespace, manager: PluginManager, out: Console) -> i
         raise
     except Exception as exc:
         raise RunFailed(run.root, exc) from exc
-    out.print(_results_table(results))
+    out.print(_results_table(results, getattr(components.task, "headline_metrics", ())))
     out.print(
         f"outputs: {run.root}/ledger.jsonl (purchased labels), {run.root}/summary.json, "
         f"{run.root}/cycles/NNN/ (selection, checkpoint, metrics)"
@@ -394,7 +453,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = argv[0] if argv and argv[0] in SUBCOMMANDS else "run"
     if argv and argv[0] in SUBCOMMANDS:
         argv = argv[1:]
-    parser = _plugins_parser() if command == "plugins" else _run_parser()
+    parser = {"plugins": _plugins_parser, "data": _data_parser}.get(command, _run_parser)()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: 0 for --help/--version, 2 for usage errors
@@ -403,6 +462,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         manager = default_plugin_manager()
         if command == "plugins":
             return cmd_plugins(args, manager, out)
+        if command == "data":
+            return cmd_data(args, manager, out)
         return cmd_run(args, manager, out)
     except AslUsageError as exc:
         err.print(f"[bold red]error:[/] {exc}")

@@ -111,6 +111,20 @@ def register_oracles(register: RegisterFn) -> None:
     """
 
 
+@hookspec
+def register_datasets(register: RegisterFn) -> None:
+    """Register dataset tools used by ``asl-run data ...`` (see :class:`asl_core.interfaces.DatasetTool`).
+
+    Example::
+
+        from asl_core import hookimpl
+
+        @hookimpl
+        def register_datasets(register):
+            register("my_synth", "my_pkg.synth:MySynthDataset", summary="writes a toy dataset")
+    """
+
+
 #: hook name → plugin kind, in listing order.
 KINDS: dict[str, str] = {
     "register_scorers": "scorer",
@@ -118,4 +132,5 @@ KINDS: dict[str, str] = {
     "register_losses": "loss",
     "register_tasks": "task",
     "register_oracles": "oracle",
+    "register_datasets": "dataset",
 }

@@ -250,6 +250,9 @@ class Task(Protocol):
     Attributes:
         outputs: names of the model outputs :meth:`predict` can produce (see module doc).
         checkpoint_suffix: file suffix of checkpoints written by :meth:`save_checkpoint`.
+
+    Optional attribute ``headline_metrics: tuple[str, ...]`` names the metrics the CLI shows per
+    cycle (all of them go to ``metrics.json``); without it every metric is shown.
     """
 
     outputs: frozenset[str]
@@ -328,3 +331,19 @@ class OracleBase(Configurable):
 
     def annotate(self, frames: Sequence[FrameRef], task: Task) -> Iterator[FrameAnnotation]:
         raise NotImplementedError
+
+
+# --------------------------------------------------------------------------- DatasetTool
+
+
+@runtime_checkable
+class DatasetTool(Protocol):
+    """Dataset helpers behind ``asl-run data <action>``.
+
+    A dataset plugin implements the actions it supports; the CLI reports an action a plugin
+    lacks as a usage error. Actions:
+
+    ``synthesize(out: Path, progress: Progress) -> Path``
+        write a dataset into the empty folder ``out`` (in the on-disk layout the task's loader
+        reads) and return the path of its main annotation file.
+    """

@@ -34,4 +34,5 @@ def test_registered_task_conforms(entry, tmp_path):
 
 def test_every_kind_has_a_builtin():
     """The toolkit registers at least one plugin of every kind."""
-    assert {e.kind for e in _MANAGER.entries()} == {"scorer", "selector", "loss", "task", "oracle"}
+    kinds = {e.kind for e in _MANAGER.entries()}
+    assert kinds == {"scorer", "selector", "loss", "task", "oracle", "dataset"}
