@@ -1,0 +1,771 @@
+"""Loader of action-detection datasets in the ACT / J-HMDB on-disk layout.
+
+The layout (reference specs §A.1, §A.5), as written by the real datasets' tools and by
+:mod:`asl_action_det.synth`::
+
+    <root>/<frames_dir>/<class>/<video>/00001.png ...   frames, numbered from 1
+    <root>/<masks_dir>/<class>/<video>/puppet_mask.mat  optional: part_mask, H x W x T, > 0 = actor
+    <root>/<gt_file>                                    ACT ground-truth pickle (six keys)
+
+Conventions:
+
+* Frame indices are **0-based** in this module's API (``read_frames``, ``ActorTube.frames``,
+  ``frame_regions``), as everywhere in the core; the pickle's 1-based frame numbers are converted
+  on load.
+* :class:`ActorTube` boxes keep ACT's convention: ``x1, y1, x2, y2`` in 0-based pixels with
+  **inclusive** ``x2, y2`` (the last pixel of the box). :class:`asl_core.Region` boxes, returned by
+  :meth:`ActionDataset.frame_regions`, are continuous pixel coordinates with ``x2 = last pixel + 1``
+  (so ``x2 - x1`` is the width): the conversion adds 1 to ``x2`` and ``y2``.
+* The pixels of a box are those whose indices lie in ``round(x1)..round(x2)`` and
+  ``round(y1)..round(y2)`` (inclusive); this is how boxes are filled when no mask exists.
+
+Ground-truth pickles are untrusted input: they are read with :mod:`.safe_pickle`, never
+``pickle.load``.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from attrs import cmp_using, field, frozen
+
+from asl_core import AslError, ConfigError, FrozenMap, Region, VideoInfo, readonly_array
+
+from . import safe_pickle
+
+__all__ = [
+    "ActGroundTruth",
+    "ActionDataset",
+    "ActorTube",
+    "DatasetError",
+    "VideoRecord",
+    "load_act_gt",
+]
+
+log = logging.getLogger(__name__)
+
+GT_KEYS = ("labels", "gttubes", "nframes", "train_videos", "test_videos", "resolution")
+MASK_FILE = "puppet_mask.mat"
+MASK_VARIABLE = "part_mask"
+
+
+class DatasetError(AslError):
+    """A dataset file is missing, unreadable or inconsistent; the message names the file."""
+
+
+# --------------------------------------------------------------------------- records
+
+
+def _frames(value: Any) -> np.ndarray:
+    return readonly_array(np.asarray(value).reshape(-1), dtype=np.int64)
+
+
+def _boxes(value: Any) -> np.ndarray:
+    return readonly_array(np.asarray(value, dtype=np.float32).reshape(-1, 4), dtype=np.float32)
+
+
+@frozen
+class ActorTube:
+    """One actor's action instance: a box on each of a run of consecutive frames.
+
+    Attributes:
+        label: 0-based action class.
+        frames: ``int64[n]`` 0-based, consecutive frame indices.
+        boxes: ``float32[n, 4]`` ``x1, y1, x2, y2`` per frame in 0-based pixels, inclusive
+            ``x2, y2`` (ACT convention).
+    """
+
+    label: int = field(converter=int)
+    frames: np.ndarray = field(converter=_frames, eq=cmp_using(eq=np.array_equal), hash=False)
+    boxes: np.ndarray = field(converter=_boxes, eq=cmp_using(eq=np.array_equal), hash=False)
+
+    def __attrs_post_init__(self) -> None:
+        if self.frames.size == 0 or self.boxes.shape[0] != self.frames.size:
+            raise ValueError(
+                f"tube needs n >= 1 frames and n boxes, got {self.frames.size} frames and "
+                f"{self.boxes.shape[0]} boxes"
+            )
+
+    @property
+    def start(self) -> int:
+        """First frame (0-based)."""
+        return int(self.frames[0])
+
+    @property
+    def end(self) -> int:
+        """Last frame (0-based, inclusive)."""
+        return int(self.frames[-1])
+
+    def box_at(self, frame: int) -> np.ndarray | None:
+        """The ``float32[4]`` inclusive box on 0-based ``frame``, or ``None`` outside the tube."""
+        i = int(frame) - self.start
+        return self.boxes[i] if 0 <= i < self.frames.size else None
+
+
+@frozen
+class VideoRecord:
+    """One video of the dataset.
+
+    Attributes:
+        id: video id ``"<class>/<video>"``.
+        label: 0-based class: the label of the last tube (ACT's rule), ``None`` without tubes.
+        num_frames: ``F``; frames are ``0..F-1``.
+        height, width: frame size in pixels.
+        tubes: the actors' tubes, in the ground-truth file's order (a tube's position is its
+            track id).
+        split: ``"train"`` or ``"test"`` in the chosen split, ``None`` when in neither.
+    """
+
+    id: str
+    label: int | None
+    num_frames: int
+    height: int
+    width: int
+    tubes: tuple[ActorTube, ...] = field(converter=tuple)
+    split: str | None = None
+
+    @property
+    def info(self) -> VideoInfo:
+        """The core's :class:`asl_core.VideoInfo` of this video."""
+        return VideoInfo(self.id, self.num_frames, self.label, self.split or "train")
+
+
+@frozen
+class ActGroundTruth:
+    """A validated ACT ground-truth pickle.
+
+    Attributes:
+        source: the file it was read from (for messages).
+        labels: class names; a class's index is its position.
+        nframes: ``{video: F}``.
+        resolution: ``{video: (height, width)}``.
+        tubes: ``{video: (ActorTube, ...)}``, every video of ``nframes`` (empty tuple: no actor).
+        train_videos, test_videos: one tuple of video ids per split (split ``k`` is index
+            ``k - 1``).
+    """
+
+    source: str
+    labels: tuple[str, ...]
+    nframes: FrozenMap[str, int]
+    resolution: FrozenMap[str, tuple[int, int]]
+    tubes: FrozenMap[str, tuple[ActorTube, ...]]
+    train_videos: tuple[tuple[str, ...], ...]
+    test_videos: tuple[tuple[str, ...], ...]
+
+    @property
+    def num_splits(self) -> int:
+        """Number of train/test splits."""
+        return len(self.train_videos)
+
+
+# --------------------------------------------------------------------------- reading the pickle
+
+
+def _text(value: Any, what: str, source: str) -> str:
+    if isinstance(value, bytes):
+        return value.decode("latin1")
+    if isinstance(value, str):
+        return value
+    raise DatasetError(f"{source}: {what} must be a string, got {type(value).__name__}")
+
+
+def _integer(value: Any, what: str, source: str) -> int:
+    if isinstance(value, bool):
+        raise DatasetError(f"{source}: {what} must be an integer, got {value!r}")
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return int(value)
+    raise DatasetError(f"{source}: {what} must be an integer, got {value!r}")
+
+
+def _mapping(value: Any, what: str, source: str) -> Mapping[Any, Any]:
+    if not isinstance(value, Mapping):
+        raise DatasetError(f"{source}: {what} must be a dict, got {type(value).__name__}")
+    return value
+
+
+def _splits(
+    value: Any, key: str, nframes: Mapping[str, int], source: str
+) -> tuple[tuple[str, ...], ...]:
+    if not isinstance(value, (list, tuple)) or not value:
+        raise DatasetError(
+            f"{source}: {key} must be a non-empty list of splits (lists of video ids)"
+        )
+    out = []
+    for k, split in enumerate(value):
+        if not isinstance(split, (list, tuple)):
+            raise DatasetError(f"{source}: {key}[{k}] must be a list of video ids")
+        ids = tuple(_text(v, f"{key}[{k}] entry", source) for v in split)
+        for vid in ids:
+            if vid not in nframes:
+                raise DatasetError(f"{source}: video {vid!r} of {key}[{k}] is not in nframes")
+        out.append(ids)
+    return tuple(out)
+
+
+def _tube(
+    raw: Any, label: int, video: str, num_frames: int, size: tuple[int, int], source: str
+) -> tuple[ActorTube, int]:
+    """Validate one ACT tube array; returns the tube and how many boxes were clipped."""
+    try:
+        arr = np.asarray(raw, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise DatasetError(
+            f"{source}: video {video!r}: a tube is not a numeric array ({exc})"
+        ) from exc
+    if arr.ndim != 2 or arr.shape[1] != 5 or arr.shape[0] == 0:
+        raise DatasetError(
+            f"{source}: video {video!r}: a tube must be an (n, 5) array with n >= 1 "
+            f"(frame x1 y1 x2 y2), got shape {arr.shape}"
+        )
+    if not np.isfinite(arr).all():
+        raise DatasetError(f"{source}: video {video!r}: a tube holds NaN or infinite values")
+    frames = arr[:, 0]
+    if not np.array_equal(frames, np.round(frames)):
+        raise DatasetError(f"{source}: video {video!r}: tube frame numbers must be integers")
+    if frames.min() < 1 or frames.max() > num_frames:
+        raise DatasetError(
+            f"{source}: video {video!r}: tube frames {int(frames.min())}..{int(frames.max())} fall "
+            f"outside the video's frames 1..{num_frames}"
+        )
+    # ACT's evaluation slices tubes by first and last frame, so gaps or disorder would corrupt it
+    if frames.size > 1 and not np.all(np.diff(frames) == 1):
+        raise DatasetError(
+            f"{source}: video {video!r}: tube frames must be consecutive and increasing, got "
+            f"{frames.astype(int).tolist()[:10]}..."
+        )
+    boxes = arr[:, 1:]
+    if np.any(boxes[:, 2] < boxes[:, 0]) or np.any(boxes[:, 3] < boxes[:, 1]):
+        raise DatasetError(f"{source}: video {video!r}: a box has x2 < x1 or y2 < y1")
+    h, w = size
+    clipped = boxes.copy()
+    clipped[:, [0, 2]] = np.clip(clipped[:, [0, 2]], 0, w - 1)
+    clipped[:, [1, 3]] = np.clip(clipped[:, [1, 3]], 0, h - 1)
+    changed = int(np.any(clipped != boxes, axis=1).sum())
+    return ActorTube(label, frames.astype(np.int64) - 1, clipped), changed
+
+
+def load_act_gt(path: str | Path) -> ActGroundTruth:
+    """Read and validate an ACT ground-truth pickle (``UCF101v2-GT.pkl``, ``JHMDB-GT.pkl``...).
+
+    The file is read with the restricted unpickler (numpy arrays and builtins only, latin-1 for
+    Python-2 pickles). Boxes outside the image are clipped to it, with one warning per video.
+
+    Args:
+        path: the pickle.
+
+    Returns:
+        The validated ground truth, frame numbers converted to 0-based indices.
+
+    Raises:
+        DatasetError: when the file is missing, unsafe or corrupt, a key is missing or mistyped,
+            a video has no frames, a tube's frames fall outside its video or are not consecutive,
+            or a box is inverted. The message names the file and, where it applies, the video.
+    """
+    source = str(path)
+    try:
+        raw = safe_pickle.load(path)
+    except FileNotFoundError as exc:
+        raise DatasetError(f"ground-truth file not found: {source}") from exc
+    except safe_pickle.UnsafePickleError as exc:
+        raise DatasetError(str(exc)) from exc
+    gt = _mapping(raw, "the ground-truth object", source)
+    keys = {_text(k, "a top-level key", source) for k in gt}
+    missing = [k for k in GT_KEYS if k not in keys]
+    if missing:
+        raise DatasetError(
+            f"{source}: missing key(s) {missing}; an ACT ground truth has {list(GT_KEYS)}"
+        )
+    if keys - set(GT_KEYS):
+        log.info("%s: ignoring extra keys %s", source, sorted(keys - set(GT_KEYS)))
+
+    labels_raw = gt["labels"]
+    if not isinstance(labels_raw, (list, tuple)) or not labels_raw:
+        raise DatasetError(f"{source}: labels must be a non-empty list of class names")
+    labels = tuple(_text(v, "a label", source) for v in labels_raw)
+
+    nframes: dict[str, int] = {}
+    for key, value in _mapping(gt["nframes"], "nframes", source).items():
+        video = _text(key, "a video id", source)
+        n = _integer(value, f"nframes of video {video!r}", source)
+        if n < 1:
+            raise DatasetError(f"{source}: video {video!r} is empty (nframes = {n})")
+        nframes[video] = n
+
+    resolution: dict[str, tuple[int, int]] = {}
+    res_raw = {
+        _text(k, "a video id", source): v
+        for k, v in _mapping(gt["resolution"], "resolution", source).items()
+    }
+    for video in nframes:
+        if video not in res_raw:
+            raise DatasetError(f"{source}: video {video!r} has no resolution")
+        value = res_raw[video]
+        if not isinstance(value, (list, tuple, np.ndarray)) or len(value) != 2:
+            raise DatasetError(
+                f"{source}: video {video!r}: resolution must be (height, width), got {value!r}"
+            )
+        h, w = (_integer(v, f"resolution of video {video!r}", source) for v in value)
+        if h < 1 or w < 1:
+            raise DatasetError(
+                f"{source}: video {video!r}: resolution must be positive, got {(h, w)}"
+            )
+        resolution[video] = (h, w)
+
+    train = _splits(gt["train_videos"], "train_videos", nframes, source)
+    test = _splits(gt["test_videos"], "test_videos", nframes, source)
+    if len(train) != len(test):
+        raise DatasetError(f"{source}: {len(train)} train splits but {len(test)} test splits")
+
+    tubes: dict[str, tuple[ActorTube, ...]] = dict.fromkeys(nframes, ())
+    for key, per_label in _mapping(gt["gttubes"], "gttubes", source).items():
+        video = _text(key, "a video id", source)
+        if video not in nframes:
+            raise DatasetError(f"{source}: video {video!r} has tubes but is not in nframes")
+        found: list[ActorTube] = []
+        clipped = 0
+        for label_key, arrays in _mapping(per_label, f"gttubes of video {video!r}", source).items():
+            label = _integer(label_key, f"a label of video {video!r}", source)
+            if not 0 <= label < len(labels):
+                raise DatasetError(
+                    f"{source}: video {video!r}: label {label} is not in 0..{len(labels) - 1}"
+                )
+            if not isinstance(arrays, (list, tuple)):
+                arrays = [arrays]  # some writers store a single array instead of a list
+            for raw_tube in arrays:
+                tube, n_clipped = _tube(
+                    raw_tube, label, video, nframes[video], resolution[video], source
+                )
+                found.append(tube)
+                clipped += n_clipped
+        if clipped:
+            log.warning(
+                "%s: video %r: clipped %d box(es) that extend outside the %dx%d image",
+                source,
+                video,
+                clipped,
+                resolution[video][1],
+                resolution[video][0],
+            )
+        tubes[video] = tuple(found)
+
+    return ActGroundTruth(
+        source=source,
+        labels=labels,
+        nframes=FrozenMap(nframes),
+        resolution=FrozenMap(resolution),
+        tubes=FrozenMap(tubes),
+        train_videos=train,
+        test_videos=test,
+    )
+
+
+# --------------------------------------------------------------------------- the dataset
+
+
+class _LruCache:
+    """Least-recently-used cache bounded by the total bytes of its values."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = int(max_bytes)
+        self._items: collections.OrderedDict[str, tuple[Any, int]] = collections.OrderedDict()
+        self._bytes = 0
+
+    def get(self, key: str) -> Any:
+        item = self._items.get(key)
+        if item is None:
+            return None
+        self._items.move_to_end(key)
+        return item[0]
+
+    def put(self, key: str, value: Any, nbytes: int) -> bool:
+        """Store ``value``; returns False (and stores nothing) when it alone exceeds the bound."""
+        if nbytes > self.max_bytes:
+            return False
+        if key in self._items:
+            self._bytes -= self._items.pop(key)[1]
+        while self._items and self._bytes + nbytes > self.max_bytes:
+            self._bytes -= self._items.popitem(last=False)[1][1]
+        self._items[key] = (value, nbytes)
+        self._bytes += nbytes
+        return True
+
+    def clear(self) -> None:
+        self._items.clear()
+        self._bytes = 0
+
+
+class ActionDataset:
+    """An action-detection dataset in the ACT layout: frames, tubes and (optionally) masks.
+
+    Build it with :meth:`from_act_layout`. Decoded frames and masks are kept in LRU caches of
+    whole videos, bounded in bytes; every method returns fresh arrays, so callers may modify them.
+
+    Attributes:
+        root: the dataset folder.
+        gt: the validated ground truth.
+        split: the 1-based train/test split in use.
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        gt: ActGroundTruth,
+        *,
+        split: int = 1,
+        frames_dir: str = "Frames",
+        frame_pattern: str = "{:05d}.png",
+        masks_dir: str | None = "puppet_mask",
+        cache_bytes: int = 512 * 2**20,
+    ) -> None:
+        """Wrap validated ground truth; see :meth:`from_act_layout` for the arguments."""
+        self.root = Path(root)
+        self.gt = gt
+        if not 1 <= int(split) <= gt.num_splits:
+            raise ConfigError(
+                f"{gt.source}: split {split} does not exist; choose 1..{gt.num_splits}"
+            )
+        self.split = int(split)
+        try:
+            frame_pattern.format(1)
+        except (IndexError, KeyError, ValueError) as exc:
+            raise ConfigError(
+                f"frame_pattern {frame_pattern!r} cannot format a frame number: {exc}"
+            ) from exc
+        self.frames_dir = frames_dir
+        self.frame_pattern = frame_pattern
+        self.masks_dir = masks_dir
+        self._frames = _LruCache(cache_bytes)
+        self._masks = _LruCache(max(cache_bytes // 4, 1))
+        self._records: dict[str, VideoRecord] = {}
+        train = set(gt.train_videos[self.split - 1])
+        test = set(gt.test_videos[self.split - 1])
+        for video, n in gt.nframes.items():
+            tubes = gt.tubes.get(video, ())
+            split_name = "train" if video in train else "test" if video in test else None
+            h, w = gt.resolution[video]
+            label = tubes[-1].label if tubes else None
+            self._records[video] = VideoRecord(video, label, n, h, w, tubes, split_name)
+
+    @classmethod
+    def from_act_layout(
+        cls,
+        root: str | Path,
+        gt_file: str | Path,
+        *,
+        split: int = 1,
+        frames_dir: str = "Frames",
+        frame_pattern: str = "{:05d}.png",
+        masks_dir: str | None = "puppet_mask",
+        cache_bytes: int = 512 * 2**20,
+    ) -> ActionDataset:
+        """Open a dataset folder in the ACT layout.
+
+        Args:
+            root: the dataset folder.
+            gt_file: the ACT ground-truth pickle, relative to ``root`` or absolute.
+            split: 1-based train/test split (UCF101-24 has 1, J-HMDB-21 has 3).
+            frames_dir: folder under ``root`` holding ``<video>/<frame files>``.
+            frame_pattern: frame file name from the 1-based frame number (``"{:05d}.jpg"`` for
+                UCF101-24 in the ACT layout).
+            masks_dir: folder under ``root`` holding ``<video>/puppet_mask.mat``; ``None`` or a
+                missing folder means a box-only dataset (masks are then filled boxes).
+            cache_bytes: bound of the decoded-frames cache (masks get a quarter of it).
+
+        Returns:
+            The dataset.
+
+        Raises:
+            DatasetError: when the ground truth is missing, unsafe or invalid (see
+                :func:`load_act_gt`).
+            ConfigError: when ``split`` does not exist or ``frame_pattern`` is not a pattern.
+        """
+        root = Path(root)
+        gt_path = Path(gt_file) if Path(gt_file).is_absolute() else root / gt_file
+        return cls(
+            root,
+            load_act_gt(gt_path),
+            split=split,
+            frames_dir=frames_dir,
+            frame_pattern=frame_pattern,
+            masks_dir=masks_dir,
+            cache_bytes=cache_bytes,
+        )
+
+    # ------------------------------------------------------------------ records
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Class names in label order."""
+        return self.gt.labels
+
+    def videos(self, split: Literal["train", "test"]) -> list[VideoRecord]:
+        """The videos of ``split`` in the chosen split, in the ground-truth file's order."""
+        if split not in ("train", "test"):
+            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        ids = (self.gt.train_videos if split == "train" else self.gt.test_videos)[self.split - 1]
+        return [self._records[v] for v in ids]
+
+    def video(self, video_id: str) -> VideoRecord:
+        """The record of one video.
+
+        Raises:
+            KeyError: when the ground truth has no such video.
+        """
+        try:
+            return self._records[video_id]
+        except KeyError:
+            raise KeyError(f"{self.gt.source} has no video {video_id!r}") from None
+
+    def frame_path(self, video_id: str, frame: int) -> Path:
+        """The file of 0-based ``frame`` of ``video_id``."""
+        return self.root / self.frames_dir / video_id / self.frame_pattern.format(int(frame) + 1)
+
+    def mask_path(self, video_id: str) -> Path | None:
+        """The puppet-mask file of ``video_id`` (``None`` for a box-only dataset)."""
+        if self.masks_dir is None:
+            return None
+        return self.root / self.masks_dir / video_id / MASK_FILE
+
+    # ------------------------------------------------------------------ frames
+
+    def _indices(
+        self, record: VideoRecord, frames: Sequence[int] | np.ndarray | None
+    ) -> np.ndarray:
+        if frames is None:
+            return np.arange(record.num_frames)
+        idx = np.asarray(frames).reshape(-1)
+        if idx.size and idx.dtype.kind not in "iu":
+            raise TypeError(f"frame indices must be integers, got dtype {idx.dtype}")
+        idx = idx.astype(np.int64)
+        if idx.size and (idx.min() < 0 or idx.max() >= record.num_frames):
+            raise IndexError(
+                f"video {record.id!r} has frames 0..{record.num_frames - 1}, asked for "
+                f"{int(idx.min())}..{int(idx.max())}"
+            )
+        return idx
+
+    def _decode(self, record: VideoRecord, frame: int) -> np.ndarray:
+        from PIL import Image
+
+        path = self.frame_path(record.id, frame)
+        try:
+            with Image.open(path) as img:
+                arr = np.asarray(img.convert("RGB"))
+        except FileNotFoundError as exc:
+            raise DatasetError(
+                f"missing frame file {path} (video {record.id!r}, frame {frame})"
+            ) from exc
+        except Exception as exc:  # PIL raises OSError, SyntaxError, ValueError... on corrupt files
+            raise DatasetError(
+                f"cannot read frame file {path} (video {record.id!r}, frame {frame}): "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        if arr.shape[:2] != (record.height, record.width):
+            raise DatasetError(
+                f"frame file {path} is {arr.shape[1]}x{arr.shape[0]}, but {self.gt.source} gives "
+                f"video {record.id!r} a resolution of {record.width}x{record.height}"
+            )
+        return arr
+
+    def read_frames(
+        self, video_id: str, frames: Sequence[int] | np.ndarray | None = None
+    ) -> np.ndarray:
+        """Decode frames of a video as RGB.
+
+        Args:
+            video_id: the video.
+            frames: 0-based frame indices, in any order, repeats allowed; ``None`` = all frames.
+
+        Returns:
+            ``uint8[n, H, W, 3]``, a new array.
+
+        Raises:
+            KeyError: for an unknown video.
+            IndexError: for a frame index outside ``0..F-1``.
+            DatasetError: when a frame file is missing, unreadable or of the wrong size (the
+                message names the file).
+        """
+        record = self.video(video_id)
+        idx = self._indices(record, frames)
+        shape = (record.num_frames, record.height, record.width, 3)
+        entry = self._frames.get(video_id)
+        if entry is None:
+            entry = (np.empty(shape, dtype=np.uint8), np.zeros(record.num_frames, dtype=bool))
+            if not self._frames.put(video_id, entry, math.prod(shape)):
+                # too large to cache: decode just what was asked
+                out = np.empty((idx.size, *shape[1:]), dtype=np.uint8)
+                for i, f in enumerate(idx):
+                    out[i] = self._decode(record, int(f))
+                return out
+        pixels, loaded = entry
+        for f in np.unique(idx[~loaded[idx]]):
+            pixels[f] = self._decode(record, int(f))
+            loaded[f] = True
+        return pixels[idx]
+
+    # ------------------------------------------------------------------ masks
+
+    def _mask(self, record: VideoRecord) -> np.ndarray:
+        """The cached ``bool[F, H, W]`` actor mask (do not modify)."""
+        cached = self._masks.get(record.id)
+        if cached is not None:
+            return cached
+        path = self.mask_path(record.id)
+        if path is None or not (self.root / str(self.masks_dir)).is_dir():
+            mask = self._box_mask(record)
+        elif not path.is_file():
+            log.warning(
+                "missing mask file %s: using the boxes of video %r as its mask", path, record.id
+            )
+            mask = self._box_mask(record)
+        else:
+            mask = self._read_mask(record, path)
+        mask.setflags(write=False)
+        self._masks.put(record.id, mask, mask.nbytes)
+        return mask
+
+    def _box_mask(self, record: VideoRecord) -> np.ndarray:
+        mask = np.zeros((record.num_frames, record.height, record.width), dtype=bool)
+        for tube in record.tubes:
+            for f, (x1, y1, x2, y2) in zip(
+                tube.frames, np.rint(tube.boxes).astype(np.int64), strict=True
+            ):
+                mask[f, y1 : y2 + 1, x1 : x2 + 1] = True
+        return mask
+
+    def _read_mask(self, record: VideoRecord, path: Path) -> np.ndarray:
+        from scipy.io import loadmat
+
+        try:
+            data = loadmat(path, variable_names=[MASK_VARIABLE])
+        except NotImplementedError as exc:  # MATLAB v7.3 (HDF5) files
+            raise DatasetError(
+                f"cannot read mask file {path}: MATLAB v7.3 files are not supported ({exc})"
+            ) from exc
+        except Exception as exc:
+            raise DatasetError(
+                f"cannot read mask file {path}: {type(exc).__name__}: {exc}"
+            ) from exc
+        if MASK_VARIABLE not in data:
+            raise DatasetError(f"mask file {path} has no variable {MASK_VARIABLE!r}")
+        part = np.asarray(data[MASK_VARIABLE])
+        if part.ndim == 2:
+            part = part[:, :, None]
+        if part.ndim != 3 or part.shape[:2] != (record.height, record.width) or part.shape[2] == 0:
+            raise DatasetError(
+                f"mask file {path}: {MASK_VARIABLE} must be H x W x T with H x W = "
+                f"{record.height} x {record.width} and T >= 1, got {part.shape}"
+            )
+        slices = part.shape[2]
+        if slices != record.num_frames:
+            # J-HMDB quirk: a few videos have fewer mask slices than frames; reuse the last one
+            log.warning(
+                "mask file %s has %d slices for the %d frames of video %r; %s",
+                path,
+                slices,
+                record.num_frames,
+                record.id,
+                "repeating the last slice"
+                if slices < record.num_frames
+                else "ignoring the extra slices",
+            )
+        index = np.minimum(np.arange(record.num_frames), slices - 1)
+        return np.ascontiguousarray(np.transpose(part > 0, (2, 0, 1))[index])
+
+    def gt_mask(self, video_id: str) -> np.ndarray:
+        """The actor mask of every frame: the puppet mask if there is one, else filled boxes.
+
+        Args:
+            video_id: the video.
+
+        Returns:
+            ``bool[F, H, W]``, a new array; True on pixels of any actor.
+
+        Raises:
+            KeyError: for an unknown video.
+            DatasetError: when the mask file is unreadable or has the wrong size.
+        """
+        return self._mask(self.video(video_id)).copy()
+
+    def frame_regions(self, video_id: str, frame: int) -> tuple[Region, ...]:
+        """The ground-truth actors on one frame, as the core's :class:`asl_core.Region` values.
+
+        One region per tube that covers ``frame``: ``track_id`` is the tube's position in the
+        video, ``category`` its label, ``box`` the tube's box in Region convention (``x2, y2`` =
+        last pixel + 1) and ``mask`` the COCO RLE of the video's actor mask restricted to that box.
+
+        Args:
+            video_id: the video.
+            frame: 0-based frame index.
+
+        Returns:
+            The regions (an empty tuple on a frame with no actor).
+
+        Raises:
+            KeyError: for an unknown video.
+            IndexError: for a frame outside the video.
+            DatasetError: when the mask file is unreadable.
+        """
+        record = self.video(video_id)
+        frame = int(self._indices(record, [frame])[0])
+        present = [(k, tube, tube.box_at(frame)) for k, tube in enumerate(record.tubes)]
+        present = [(k, tube, box) for k, tube, box in present if box is not None]
+        if not present:
+            return ()
+        try:
+            from pycocotools import mask as mask_utils
+        except ImportError as exc:  # pragma: no cover - a declared dependency
+            raise ImportError("frame_regions needs pycocotools: pip install pycocotools") from exc
+        mask = self._mask(record)[frame]
+        regions = []
+        for k, tube, box in present:
+            x1, y1, x2, y2 = (int(v) for v in np.rint(box))
+            actor = np.zeros((record.height, record.width), dtype=np.uint8, order="F")
+            actor[y1 : y2 + 1, x1 : x2 + 1] = mask[y1 : y2 + 1, x1 : x2 + 1]
+            rle = mask_utils.encode(actor)
+            b = [float(v) for v in box]
+            regions.append(Region(k, tube.label, (b[0], b[1], b[2] + 1.0, b[3] + 1.0), rle))
+        return tuple(regions)
+
+    # ------------------------------------------------------------------ checks
+
+    def verify(self, split: Literal["train", "test"] | None = None) -> None:
+        """Check that every frame file (and mask file, when masks exist) of the videos is there.
+
+        Only file existence is checked, so it is fast; decoding errors surface when read.
+
+        Args:
+            split: check only this part of the chosen split; ``None`` = every video.
+
+        Raises:
+            DatasetError: naming the first missing file and how many are missing.
+        """
+        records = self.videos(split) if split else list(self._records.values())
+        missing: list[Path] = []
+        masks_exist = self.masks_dir is not None and (self.root / self.masks_dir).is_dir()
+        for record in records:
+            missing += [
+                p
+                for f in range(record.num_frames)
+                if not (p := self.frame_path(record.id, f)).is_file()
+            ]
+            mask = self.mask_path(record.id)
+            if masks_exist and mask is not None and not mask.is_file():
+                missing.append(mask)
+        if missing:
+            raise DatasetError(
+                f"{len(missing)} dataset file(s) missing under {self.root}, e.g. {missing[0]}"
+            )
+
+    def clear_cache(self) -> None:
+        """Drop every decoded frame and mask."""
+        self._frames.clear()
+        self._masks.clear()

@@ -1,0 +1,15 @@
+"""Entry point of the action-detection plugin: lazy factories only (no torch at import)."""
+
+from __future__ import annotations
+
+from asl_core import RegisterFn, hookimpl
+
+
+@hookimpl
+def register_datasets(register: RegisterFn) -> None:
+    """The embedded synthetic action dataset (J-HMDB-like layout, ACT ground-truth pickle)."""
+    register(
+        "synthetic_actions",
+        "asl_action_det.synth:SyntheticActionsDataset",
+        summary="articulated actors whose classes differ by motion; J-HMDB layout + ACT pickle",
+    )
