@@ -155,12 +155,9 @@ def cmd_data(args: argparse.Namespace, manager: PluginManager, out: Console) -> 
     if args.out.exists() and (not args.out.is_dir() or any(args.out.iterdir())):
         raise AslUsageError(f"{args.out}: exists and is not an empty folder; choose another --out")
     t0 = time.perf_counter()
-    observer = RichObserver(out)
-    with observer.phase(0, "synth") as progress:
+    with RichObserver(out).step(f"{args.dataset} · synth") as progress:
         written = action(args.out, progress)
-    out.print(
-        f"wrote dataset {args.dataset!r} to {args.out} ({written}) in {time.perf_counter() - t0:.1f}s"
-    )
+    out.print(f"wrote dataset {args.dataset!r} to {written} in {time.perf_counter() - t0:.1f}s")
     return 0
 
 
@@ -258,12 +255,17 @@ class RichObserver:
         self.headline = tuple(headline)
         self.results: list[Any] = []
 
+    def phase(self, cycle: int, name: str) -> contextlib.AbstractContextManager[_RichProgress]:
+        """Progress of one phase of one cycle."""
+        return self.step(f"cycle {cycle} · {name:<9}")
+
     @contextlib.contextmanager
-    def phase(self, cycle: int, name: str) -> Iterator[_RichProgress]:
+    def step(self, label: str) -> Iterator[_RichProgress]:
+        """A progress bar on a terminal, then one line ``label amount seconds``."""
         t0 = time.perf_counter()
         with Progress(
             SpinnerColumn(),
-            TextColumn("[bold]cycle {task.fields[cycle]}[/] {task.description}"),
+            TextColumn("[bold]{task.description}[/]"),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
@@ -272,13 +274,11 @@ class RichObserver:
             # bars only on a terminal; logs (CI, files) get the one line per phase below
             disable=self.quiet or not self.console.is_terminal,
         ) as progress:
-            handle = _RichProgress(progress, progress.add_task(name, total=None, cycle=cycle))
+            handle = _RichProgress(progress, progress.add_task(label, total=None))
             yield handle
         if not self.quiet:
             amount = f"{handle.steps} {handle.unit}".strip() if handle.steps else ""
-            self.console.print(
-                f"[dim]cycle {cycle} · {name:<9} {amount:>14}  {time.perf_counter() - t0:6.2f}s[/]"
-            )
+            self.console.print(f"[dim]{label} {amount:>14}  {time.perf_counter() - t0:6.2f}s[/]")
 
     def note(self, message: str) -> None:
         self.console.print(f"[yellow]note:[/] {message}")
