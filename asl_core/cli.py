@@ -164,6 +164,14 @@ def cmd_data(args: argparse.Namespace, manager: PluginManager, out: Console) -> 
 # --------------------------------------------------------------------------- plugins command
 
 
+def _wide(out: Console) -> Console:
+    """``out``, or when it is not a terminal (piped, captured) a console wide enough that rich
+    does not squeeze table columns to 80 characters."""
+    if out.is_terminal:
+        return out
+    return Console(width=200, highlight=False, soft_wrap=True, file=out.file)
+
+
 def _module_display(module: str, path: str | None) -> str:
     """``package/sub/module.py`` (the full path is in ``--json``)."""
     if not path:
@@ -183,8 +191,7 @@ def cmd_plugins(args: argparse.Namespace, manager: PluginManager, out: Console) 
         }
         out.print_json(json.dumps(payload))
         return 0
-    if not out.is_terminal:  # piped or captured: no terminal to fit, do not squeeze columns
-        out = Console(width=200, highlight=False, soft_wrap=True, file=out.file)
+    out = _wide(out)
     # the summary column only when there is room for it (it is always in --json)
     wide = out.width >= 140
     table = Table(title="ASL plugins", caption=f"interpreter: {sys.executable}")
@@ -433,7 +440,7 @@ def cmd_run(args: argparse.Namespace, manager: PluginManager, out: Console) -> i
         raise
     except Exception as exc:
         raise RunFailed(run.root, exc) from exc
-    out.print(_results_table(results, getattr(components.task, "headline_metrics", ())))
+    _wide(out).print(_results_table(results, getattr(components.task, "headline_metrics", ())))
     out.print(
         f"outputs: {run.root}/ledger.jsonl (purchased labels), {run.root}/summary.json, "
         f"{run.root}/cycles/NNN/ (selection, checkpoint, metrics)"

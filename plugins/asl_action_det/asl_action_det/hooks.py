@@ -6,6 +6,16 @@ from asl_core import RegisterFn, hookimpl
 
 
 @hookimpl
+def register_tasks(register: RegisterFn) -> None:
+    """The paper's task: capsule action detector trained from sparse frame labels."""
+    register(
+        "action_det",
+        "asl_action_det.task:ActionDetTask",
+        summary="capsule action detector (paper §3.3) on an ACT-style dataset; synthetic by default",
+    )
+
+
+@hookimpl
 def register_datasets(register: RegisterFn) -> None:
     """The embedded synthetic action dataset (J-HMDB-like layout, ACT ground-truth pickle)."""
     register(

@@ -1,0 +1,259 @@
+"""Matrix capsules with EM routing, in 2-D (paper §3.3; specs §E.1-E.2; Hinton et al. 2018).
+
+The paper replaces VideoCapsuleNet's 3-D capsule routing by 2-D routing "which makes it more
+efficient in terms of memory and training speed" (§3.3). This module holds the three pieces:
+
+* :func:`em_routing` — EM routing as a pure, batched, vectorised function. It is independent of
+  any layer so it can be tested (and benchmarked) on its own.
+* :class:`PrimaryCaps` — a 2-D convolution that turns a feature map into a grid of capsules, each
+  a 4x4 pose matrix plus a sigmoid activation (E.2 ``PrimaryCaps``).
+* :class:`ConvCaps1x1` — a 1x1 convolutional capsule layer (E.2 ``ConvCaps``, kernel 1, stride 1):
+  at every grid position the ``P`` input capsules vote for ``C`` output capsules through learned
+  4x4 transformation matrices, and EM routing turns the votes into output poses and activations.
+
+EM routing (Hinton, Sabour & Frosst, ICLR 2018, "Matrix capsules with EM routing"), as implemented
+here:
+
+* **Votes.** ``V_ij = M_i W_ij`` (4x4 matrix products), flattened to 16 numbers.
+* **Initial assignment.** ``R_ij = 1/J``.
+* **M-step.** ``R'_ij = R_ij a_i``; ``mu_j`` and ``sigma_j^2`` are the ``R'``-weighted mean and
+  variance of the votes per pose entry; ``cost_jh = (beta_u + log sigma_jh) sum_i R'_ij``;
+  ``a_j = sigmoid(lambda (beta_a + (mean_k cost_k - cost_j) / std_k cost_k))``.
+  The cost is normalised across the output capsules ``k`` of one routing problem (VCN's fix, spec
+  E.1): the raw cost scales with the number of inputs and with ``sum_i a_i``, which makes the
+  sigmoid saturate or go flat depending on the layer; after normalisation ``lambda`` alone sets the
+  sharpness. The sign follows VCN and the paper (low cost = tight agreement = active), not the
+  ASL release (E.2), whose sign is flipped and whose scale is effectively ``1e-2``.
+* **E-step.** ``log p_ij = -1/2 sum_h ((V_ijh - mu_jh)^2 / sigma_jh^2 + log sigma_jh^2)`` and
+  ``R_ij = softmax_j(log a_j + log p_ij)``, computed in log space with ``log_softmax`` so that
+  far-away votes give tiny assignments instead of ``0/0``. The ``log 2 pi`` term is the same for
+  every ``j`` and cancels in the softmax, so it is dropped.
+* **Schedule.** ``iters`` M-steps with ``iters - 1`` E-steps between them (3 iterations = initial
+  M-step + 2 loops, as VCN). The inverse temperature grows linearly,
+  ``lambda_t = final_lambda (t + 1) / iters``, so early iterations assign softly (Hinton et al.
+  raise lambda over the iterations too; VCN uses ``0.5 + 0.1 t``).
+
+Constants: ``eps = 1e-4`` is added to every variance. Poses here are O(1) (they come out of a
+GroupNorm-ed encoder through a conv with N(0, 0.1)-ish weights), so 1e-4 never changes a real
+variance, yet it bounds ``log sigma^2 >= -9.2`` and ``1/sigma^2 <= 1e4``: identical votes then give
+a finite (very low) cost and finite gradients instead of ``-inf``/``nan``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["ConvCaps1x1", "PrimaryCaps", "em_routing"]
+
+POSE_DIM = 16  # 4x4 pose matrices, flattened
+
+
+def em_routing(
+    votes: torch.Tensor,
+    a_in: torch.Tensor,
+    beta_u: torch.Tensor,
+    beta_a: torch.Tensor,
+    iters: int = 3,
+    *,
+    final_lambda: float = 1.0,
+    eps: float = 1e-4,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """EM routing between one layer of capsules and the next (Hinton et al. 2018; spec §E.1).
+
+    Every one of the ``N`` routing problems is independent (a grid position of one clip); all of
+    them run in one set of tensor operations.
+
+    Args:
+        votes: ``[N, I, J, D]`` votes of input capsule ``i`` for output capsule ``j`` (``D = 16``
+            for 4x4 poses, but any ``D`` works).
+        a_in: ``[N, I]`` input activations in ``[0, 1]``.
+        beta_u: ``[J]`` or ``[J, D]`` learned cost offset per output capsule (per pose entry).
+        beta_a: ``[J]`` learned activation offset per output capsule.
+        iters: number of M-steps (``iters - 1`` E-steps between them); at least 1.
+        final_lambda: inverse temperature of the last M-step; step ``t`` uses
+            ``final_lambda * (t + 1) / iters``.
+        eps: added to every variance and used as the floor of ``sum_i R'_ij`` (see module notes).
+
+    Returns:
+        ``(pose, act)``: ``pose`` ``[N, J, D]`` the weighted vote means, ``act`` ``[N, J]`` output
+        activations in ``(0, 1)``.
+
+    Raises:
+        ValueError: if shapes do not agree or ``iters < 1``.
+    """
+    if votes.dim() != 4:
+        raise ValueError(f"votes must be [N, I, J, D], got shape {tuple(votes.shape)}")
+    n, i_caps, j_caps, d = votes.shape
+    if a_in.shape != (n, i_caps):
+        raise ValueError(f"a_in must be [N, I] = {(n, i_caps)}, got {tuple(a_in.shape)}")
+    if iters < 1:
+        raise ValueError(f"iters must be >= 1, got {iters}")
+    if beta_u.dim() == 1:
+        beta_u = beta_u[:, None]
+    if beta_u.shape not in ((j_caps, 1), (j_caps, d)) or beta_a.shape != (j_caps,):
+        raise ValueError(
+            f"beta_u must be [J] or [J, D] and beta_a [J] with J={j_caps}, D={d}; "
+            f"got {tuple(beta_u.shape)} and {tuple(beta_a.shape)}"
+        )
+
+    # Every sum over the inputs i or the pose entries h is an einsum on the [N, I, J, D] votes, and
+    # variances use E[V^2] - mu^2: the votes are the only big tensor, and elementwise temporaries
+    # of its size (votes - mu, its square, ...) made routing memory-bound — 10x slower on CPU.
+    v2 = votes.square()
+    r = votes.new_full((n, i_caps, j_caps), 1.0 / j_caps)
+    mu = act = None
+    for t in range(iters):
+        lam = final_lambda * (t + 1) / iters
+        # ---- M-step: fit one Gaussian per output capsule to the votes it is assigned
+        rw = r * a_in.unsqueeze(-1)  # [N, I, J]
+        r_sum = rw.sum(dim=1)  # [N, J]
+        # divide by a floored sum (not sum + eps) so the weights sum to exactly 1: identical votes
+        # then give a pose equal to the vote; an all-inactive input gives weights 0 and pose 0.
+        coeff = rw / r_sum.clamp_min(eps).unsqueeze(1)  # [N, I, J]
+        mu = torch.einsum("nij,nijd->njd", coeff, votes)  # [N, J, D]
+        var = (torch.einsum("nij,nijd->njd", coeff, v2) - mu.square()).clamp_min(0.0) + eps
+        log_var = var.log()
+        cost = ((beta_u + 0.5 * log_var) * r_sum.unsqueeze(-1)).sum(dim=-1)  # [N, J]
+        # normalise the cost across the J output capsules (VCN): the sigmoid input is then a
+        # z-score, independent of how many inputs there are and how active they are.
+        cost_mean = cost.mean(dim=-1, keepdim=True)
+        cost_std = (cost - cost_mean).square().mean(dim=-1, keepdim=True).add(eps).sqrt()
+        logit = lam * (beta_a + (cost_mean - cost) / cost_std)  # [N, J]
+        act = torch.sigmoid(logit)
+        if t == iters - 1:
+            break
+        # ---- E-step: reassign each vote to the output Gaussians in proportion to a_j p_ij;
+        # sum_h (V - mu)^2 / var expanded as V^2/var - 2 V mu/var + mu^2/var
+        inv = var.reciprocal()
+        maha = (
+            torch.einsum("nijd,njd->nij", v2, inv)
+            - 2.0 * torch.einsum("nijd,njd->nij", votes, mu * inv)
+            + (mu.square() * inv).sum(dim=-1).unsqueeze(1)
+        )
+        log_p = -0.5 * (maha + log_var.sum(dim=-1).unsqueeze(1))  # [N, I, J]
+        # log(sigmoid) via logsigmoid keeps a_j -> 0 finite; softmax over j in log space
+        r = torch.softmax(log_p + F.logsigmoid(logit).unsqueeze(1), dim=-1)
+    assert mu is not None and act is not None
+    return mu, act
+
+
+class PrimaryCaps(nn.Module):
+    """Convolutional primary capsules: features → grid of ``P`` capsule types (spec §E.2).
+
+    Two parallel 2-D convolutions, one for the ``P x 16`` pose entries and one for the ``P``
+    activations (sigmoid), as in ASL's ``PrimaryCaps``.
+
+    Args:
+        in_channels: channels of the input feature map.
+        caps: number of capsule types ``P``.
+        kernel_size: convolution kernel.
+        stride: convolution stride (2 halves the grid).
+        padding: convolution padding.
+    """
+
+    def __init__(
+        self, in_channels: int, caps: int, kernel_size: int = 3, stride: int = 2, padding: int = 1
+    ) -> None:
+        super().__init__()
+        self.caps = caps
+        self.pose = nn.Conv2d(in_channels, caps * POSE_DIM, kernel_size, stride, padding)
+        self.act = nn.Conv2d(in_channels, caps, kernel_size, stride, padding)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Map features to capsules.
+
+        Args:
+            x: ``[B, in_channels, H, W]`` features.
+
+        Returns:
+            ``(pose, act)``: ``[B, G, G', P, 16]`` and ``[B, G, G', P]`` (grid last-but-one,
+            capsule type last), activations in ``(0, 1)``.
+        """
+        b = x.shape[0]
+        pose = self.pose(x)  # [B, P*16, G, G']
+        g_h, g_w = pose.shape[-2:]
+        pose = pose.view(b, self.caps, POSE_DIM, g_h, g_w).permute(0, 3, 4, 1, 2)
+        act = torch.sigmoid(self.act(x)).permute(0, 2, 3, 1)
+        return pose.contiguous(), act.contiguous()
+
+
+class ConvCaps1x1(nn.Module):
+    """1x1 convolutional capsules with EM routing: ``P`` → ``C`` types per grid position (§E.2).
+
+    Each grid position is its own routing problem (2-D routing, paper §3.3): the ``P`` capsules
+    there vote for the ``C`` output capsules with transformation matrices ``W [P, C, 4, 4]`` shared
+    over the grid.
+
+    Args:
+        in_caps: input capsule types ``P``.
+        out_caps: output capsule types ``C`` (one per action class for the class capsules).
+        iters: EM iterations (3 in VCN and ASL).
+        final_lambda: inverse temperature of the last M-step (see :func:`em_routing`).
+        weight_std: std of the N(0, std) init of ``W`` around the identity (see ``reset``).
+    """
+
+    def __init__(
+        self,
+        in_caps: int,
+        out_caps: int,
+        iters: int = 3,
+        final_lambda: float = 1.0,
+        weight_std: float = 0.5,
+    ) -> None:
+        super().__init__()
+        self.in_caps, self.out_caps = in_caps, out_caps
+        self.iters, self.final_lambda = iters, final_lambda
+        self.weight = nn.Parameter(torch.empty(in_caps, out_caps, 4, 4))
+        self.beta_u = nn.Parameter(torch.zeros(out_caps, POSE_DIM))
+        self.beta_a = nn.Parameter(torch.zeros(out_caps))
+        self.weight_std = weight_std
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Initialise ``W`` as N(0, std) (VCN uses 0.1 with larger poses); betas start at 0.
+
+        Zero betas make every class equally likely before training; the spread loss then moves
+        ``beta_a`` and the votes.
+        """
+        with torch.no_grad():
+            self.weight.normal_(0.0, self.weight_std)
+            self.beta_u.zero_()
+            self.beta_a.zero_()
+
+    def votes(self, pose: torch.Tensor) -> torch.Tensor:
+        """Votes ``V_ij = M_i W_ij``.
+
+        Args:
+            pose: ``[N, P, 16]`` input poses.
+
+        Returns:
+            ``[N, P, C, 16]`` votes.
+        """
+        m = pose.view(-1, self.in_caps, 1, 4, 4)
+        return torch.matmul(m, self.weight.unsqueeze(0)).flatten(-2)
+
+    def forward(
+        self, pose: torch.Tensor, act: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Route every grid position independently.
+
+        Args:
+            pose: ``[B, G, G', P, 16]`` input poses.
+            act: ``[B, G, G', P]`` input activations.
+
+        Returns:
+            ``(pose, act)``: ``[B, G, G', C, 16]`` and ``[B, G, G', C]``.
+        """
+        lead = pose.shape[:-2]
+        v = self.votes(pose.reshape(-1, self.in_caps, POSE_DIM))
+        out_pose, out_act = em_routing(
+            v,
+            act.reshape(-1, self.in_caps),
+            self.beta_u,
+            self.beta_a,
+            self.iters,
+            final_lambda=self.final_lambda,
+        )
+        return out_pose.view(*lead, self.out_caps, POSE_DIM), out_act.view(*lead, self.out_caps)

@@ -1,0 +1,392 @@
+"""Task ``action_det``: video action detection from sparse frame labels (paper §3.3, §4).
+
+The model (:mod:`.model`) predicts the video's action class and a per-pixel localisation of the
+actor on every frame of an 8-frame clip. Training uses only the oracle's annotations: labelled
+frames are ground truth, every other frame of a clip gets a pseudo-label (the nearest labelled
+frame's mask for mask datasets, linear interpolation of the labelled boxes for box datasets,
+:mod:`.pseudo`), and the per-frame localisation losses are weighted by the configured
+SparseLoss (``mgw``, ``interpolation``, ``masking``; paper eq. 4). Classification uses the
+spread loss on the class-capsule activations.
+
+Data: an ACT-style layout read by :mod:`.dataset`; by default the embedded synthetic dataset
+(:mod:`.synth`), generated on first use when its folder is missing.
+
+Evaluation: VideoCapsuleNet-style f-mAP / v-mAP over IoU thresholds and video accuracy
+(:mod:`.metrics`, specs §B.5), written to each cycle's ``metrics.json``.
+
+Scoring: ``predict`` streams each video clip by clip (tiling of :func:`.clips.tile_clips`) and
+yields ``mc_probs`` ``float32[T, F, 2, H, W]`` (background, actor) from ``T`` MC-dropout trials,
+running the encoder once per clip and only the dropout-bearing head ``T`` times.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from attrs import field, frozen, validators
+
+from asl_core import (
+    MC_PROBS,
+    ConfigError,
+    Configurable,
+    FrameAnnotation,
+    FrameRef,
+    LabelState,
+    Progress,
+    Region,
+    RunDirError,
+    SparseLoss,
+    VideoInfo,
+)
+
+__all__ = ["ActionDetParams", "ActionDetTask"]
+
+log = logging.getLogger(__name__)
+
+HEADLINE = ("f-mAP@0.5", "v-mAP@0.5", "f-mAP@0.2", "v-mAP@0.2", "accuracy")
+
+
+def _positive(_inst: Any, attr: Any, value: float) -> None:
+    if value <= 0:
+        raise ValueError(f"{attr.name} must be > 0, got {value}")
+
+
+@frozen
+class ActionDetParams:
+    """Parameters of :class:`ActionDetTask` (see docs/tasks/action_det.md).
+
+    Attributes:
+        data_root: dataset folder (ACT-style layout).
+        gt_file: ground-truth pickle inside ``data_root``.
+        frames_dir, frame_pattern, masks_dir: layout of frames and puppet masks.
+        split: 1-based split index of the ground-truth pickle.
+        synthesize_if_missing: generate the synthetic dataset when ``data_root`` is missing.
+        synth: generator parameters (see :class:`.synth.SynthParams`).
+        target: ``"mask"`` (pixel-wise ground truth, nearest labelled mask as pseudo-label) or
+            ``"box"`` (filled boxes, linear box interpolation as pseudo-label).
+        clip_len, clip_stride: clip of 8 frames at stride 2 (paper setting).
+        encoder: encoder name (``"tiny"``; ``"i3d"`` with the real-data configs).
+        dropout: dropout probability of the MC-dropout layers.
+        dropout_in: ``"head"`` (encoder deterministic; fast MC) or ``"all"``.
+        iterations: training iterations per cycle (the model is retrained from scratch).
+        batch_size: clips per training batch.
+        lr: Adam learning rate.
+        seg_weight: weight of the localisation loss against the spread loss.
+        margin_start, margin_end: spread-loss margin schedule.
+        flip: random horizontal flips in training.
+        mc_trials: ``T`` dropout trials of ``predict``.
+        eval_batch: clips per forward pass in evaluation and prediction (>= 2: CPU 3-D
+            convolutions with batch 1 take a slow path).
+        device: ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
+    """
+
+    data_root: str = "data/synthetic_actions"
+    gt_file: str = "SynthActions-GT.pkl"
+    frames_dir: str = "Frames"
+    frame_pattern: str = "{:05d}.png"
+    masks_dir: str | None = "puppet_mask"
+    split: int = field(default=1, converter=int)
+    synthesize_if_missing: bool = True
+    synth: dict = field(factory=dict, converter=dict)
+    target: str = field(default="mask", validator=validators.in_(("mask", "box")))
+    clip_len: int = field(default=8, converter=int, validator=_positive)
+    clip_stride: int = field(default=2, converter=int, validator=_positive)
+    encoder: str = "tiny"
+    dropout: float = field(default=0.3, converter=float)
+    dropout_in: str = field(default="head", validator=validators.in_(("head", "all")))
+    iterations: int = field(default=250, converter=int, validator=_positive)
+    batch_size: int = field(default=4, converter=int, validator=_positive)
+    lr: float = field(default=1e-3, converter=float, validator=_positive)
+    seg_weight: float = field(default=1.0, converter=float)
+    margin_start: float = field(default=0.2, converter=float)
+    margin_end: float = field(default=0.9, converter=float)
+    flip: bool = True
+    mc_trials: int = field(default=10, converter=int, validator=_positive)
+    eval_batch: int = field(default=4, converter=int, validator=_positive)
+    device: str = field(default="auto", validator=validators.in_(("auto", "cpu", "cuda")))
+
+
+class ActionDetTask(Configurable):
+    """The paper's action-detection task on an ACT-style dataset (synthetic by default)."""
+
+    Params = ActionDetParams
+    outputs = frozenset({MC_PROBS})
+    checkpoint_suffix = ".pt"
+    headline_metrics = HEADLINE
+
+    def __init__(self, params: ActionDetParams | None = None) -> None:
+        super().__init__(params)
+        from .dataset import ActionDataset
+
+        p = self.params
+        root = Path(p.data_root).expanduser()
+        if not root.exists():
+            if not p.synthesize_if_missing:
+                raise ConfigError(f"{root}: dataset folder not found (task.data_root)")
+            from asl_core import parse_params
+
+            from .synth import SynthParams, generate_synthetic_actions
+
+            log.warning("%s is missing: generating the synthetic action dataset there", root)
+            generate_synthetic_actions(root, parse_params(SynthParams, p.synth, where="task.synth"))
+        self.dataset = ActionDataset.from_act_layout(
+            root,
+            p.gt_file,
+            split=p.split,
+            frames_dir=p.frames_dir,
+            frame_pattern=p.frame_pattern,
+            masks_dir=p.masks_dir,
+        )
+        self._train = {v.id: v for v in self.dataset.videos("train")}
+        self._test = list(self.dataset.videos("test"))
+        if not self._train or not self._test:
+            raise ConfigError(f"{root}: the dataset needs train and test videos")
+        self.num_classes = len(self.dataset.labels)
+        first = next(iter(self._train.values()))
+        self.height, self.width = first.height, first.width
+
+    # ------------------------------------------------------------------ helpers
+
+    def _device(self) -> Any:
+        import torch
+
+        if self.params.device == "cuda" or (
+            self.params.device == "auto" and torch.cuda.is_available()
+        ):
+            return torch.device("cuda")
+        return torch.device("cpu")
+
+    def _clip_tensor(self, frames: np.ndarray, index: np.ndarray) -> Any:
+        """uint8 [F, H, W, 3] frames gathered at ``index [B, L]`` → float [B, 3, L, H, W]."""
+        import torch
+
+        x = torch.from_numpy(frames[index]).float().div_(255.0)  # [B, L, H, W, 3]
+        return x.permute(0, 4, 1, 2, 3).contiguous()
+
+    # ------------------------------------------------------------------ Task interface
+
+    def pool(self) -> list[VideoInfo]:
+        """The training videos, in the ground-truth file's order."""
+        return [VideoInfo(v.id, v.num_frames, v.label, "train") for v in self._train.values()]
+
+    def build_model(self, rng: np.random.Generator) -> Any:
+        """A freshly initialised detector (weights drawn from a torch seed taken from ``rng``)."""
+        import torch
+
+        from .model import CapsuleDetector
+
+        torch.manual_seed(int(rng.integers(2**63 - 1)))
+        p = self.params
+        return CapsuleDetector(
+            self.num_classes, encoder=p.encoder, dropout=p.dropout, dropout_in=p.dropout_in
+        )
+
+    def _targets(
+        self,
+        video: Any,
+        labelled: np.ndarray,
+        annotations: Mapping[FrameRef, FrameAnnotation],
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per-frame training target ``bool[F, H, W]`` of one video from its annotations only,
+        and for each frame the labelled frame it was taken from."""
+        from .pseudo import nearest_labelled, pseudo_boxes, rasterize_boxes
+
+        h, w, n = self.height, self.width, video.num_frames
+        if self.params.target == "mask":
+            from pycocotools import mask as mask_utils
+
+            labelled_masks = np.zeros((len(labelled), h, w), dtype=bool)
+            for i, f in enumerate(labelled):
+                for region in annotations[FrameRef(video.id, int(f))].regions:
+                    if region.mask is not None:
+                        rle = {"size": list(region.mask["size"]), "counts": region.mask["counts"]}
+                        if isinstance(rle["counts"], str):
+                            rle["counts"] = rle["counts"].encode("ascii")
+                        labelled_masks[i] |= mask_utils.decode(rle).astype(bool)
+                    elif region.box is not None:
+                        labelled_masks[i] |= rasterize_boxes(np.asarray([region.box]), h, w)
+            nearest = nearest_labelled(n, labelled)
+            pos = np.searchsorted(labelled, nearest)
+            return labelled_masks[pos], nearest
+        regions = {
+            int(f): [
+                r for r in annotations[FrameRef(video.id, int(f))].regions if r.box is not None
+            ]
+            for f in labelled
+        }
+        boxes = pseudo_boxes(n, labelled, regions)
+        target = np.stack([boxes.mask(f, h, w) for f in range(n)])
+        return target, nearest_labelled(n, labelled)
+
+    def train(
+        self,
+        model: Any,
+        labels: LabelState,
+        annotations: Mapping[FrameRef, FrameAnnotation],
+        loss: SparseLoss,
+        rng: np.random.Generator,
+        progress: Progress,
+    ) -> Any:
+        """Train from scratch on clips centred on labelled frames (Adam, spread + weighted BCE)."""
+        import torch
+
+        from .clips import train_clip
+        from .losses import margin_at, pixel_bce_per_frame, spread_loss
+
+        p = self.params
+        device = self._device()
+        torch.manual_seed(int(rng.integers(2**63 - 1)))
+        videos = [v for v in self._train.values() if labels.labelled(v.id).size]
+        if not videos:
+            raise ValueError("no labelled frame to train on")
+        prepared = []
+        for v in videos:
+            lab = labels.labelled(v.id)
+            target, _ = self._targets(v, lab, annotations)
+            weights = np.asarray(loss.frame_weights(v.num_frames, lab), dtype=np.float32)
+            prepared.append((v, lab, target, weights))
+        model.to(device).train()
+        optimiser = torch.optim.Adam(model.parameters(), lr=p.lr)
+        progress.start(p.iterations, "steps")
+        for step in range(p.iterations):
+            picks = rng.integers(len(prepared), size=p.batch_size)
+            clips, masks, weights, classes = [], [], [], []
+            for k in picks:
+                v, lab, target, w = prepared[int(k)]
+                center = int(lab[rng.integers(lab.size)])
+                index, valid = train_clip(center, v.num_frames, p.clip_len, p.clip_stride, rng)
+                frames = self.dataset.read_frames(v.id)
+                clip = frames[index]
+                mask = target[index]
+                if p.flip and rng.random() < 0.5:
+                    clip, mask = clip[:, :, ::-1], mask[:, :, ::-1]
+                clips.append(clip)
+                masks.append(mask)
+                weights.append(np.where(valid, w[index], 0.0))
+                classes.append(v.label)
+            x = (
+                torch.from_numpy(np.stack(clips))
+                .float()
+                .div_(255.0)
+                .permute(0, 4, 1, 2, 3)
+                .to(device)
+            )
+            y = torch.from_numpy(np.stack(masks).astype(np.float32)).to(device)
+            fw = torch.from_numpy(np.stack(weights).astype(np.float32)).to(device)
+            cls = torch.as_tensor(classes, dtype=torch.long, device=device)
+            out = model(x, target=cls)
+            cls_loss = spread_loss(
+                out.activations, cls, margin_at(step, p.iterations, p.margin_start, p.margin_end)
+            )
+            seg_loss = loss.reduce(pixel_bce_per_frame(out.logits, y), fw).mean()
+            total = cls_loss + p.seg_weight * seg_loss
+            optimiser.zero_grad(set_to_none=True)
+            total.backward()
+            optimiser.step()
+            progress.advance(1)
+        return model.cpu()
+
+    def _tiles(self, video: Any) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """``(frames, index [N, L], valid [N, L])`` tiling of one video, in eval-batch chunks."""
+        from .clips import tile_clips
+
+        frames = self.dataset.read_frames(video.id)
+        index, valid = tile_clips(video.num_frames, self.params.clip_len, self.params.clip_stride)
+        for s in range(0, len(index), self.params.eval_batch):
+            yield (
+                frames,
+                index[s : s + self.params.eval_batch],
+                valid[s : s + self.params.eval_batch],
+            )
+
+    def evaluate(
+        self, model: Any, rng: np.random.Generator, progress: Progress
+    ) -> dict[str, float]:
+        """f-mAP / v-mAP at every threshold and video accuracy on the test split (specs §B.5)."""
+        import torch
+
+        from .metrics import LocalizationMetric
+
+        device = self._device()
+        model.to(device).eval()
+        metric = LocalizationMetric(self.num_classes)
+        progress.start(len(self._test), "videos")
+        with torch.no_grad():
+            for video in self._test:
+                gt = self.dataset.gt_mask(video.id)
+                act_sum = np.zeros(self.num_classes)
+                for frames, index, valid in self._tiles(video):
+                    out = model(self._clip_tensor(frames, index).to(device))
+                    act_sum += out.activations.sum(0).cpu().numpy()
+                    pred = (out.logits > 0).cpu().numpy()  # sigmoid >= 0.5
+                    real = index[valid]
+                    p_valid = pred[valid]
+                    inter = (p_valid & gt[real]).sum(axis=(1, 2))
+                    union = (p_valid | gt[real]).sum(axis=(1, 2))
+                    has_gt = gt[real].any(axis=(1, 2))
+                    metric.update_frames(video.id, video.label, inter, union, has_gt)
+                metric.end_video(video.id, int(np.argmax(act_sum)))
+                progress.advance(1)
+        model.cpu()
+        return metric.compute()
+
+    def predict(
+        self,
+        model: Any,
+        videos: Sequence[VideoInfo],
+        requires: frozenset[str],
+        rng: np.random.Generator,
+    ) -> Iterator[tuple[str, dict[str, np.ndarray]]]:
+        """``mc_probs`` ``float32[T, F, 2, H, W]`` per video, streamed clip batch by clip batch."""
+        import torch
+
+        p = self.params
+        device = self._device()
+        model.to(device).eval()
+        gen = torch.Generator(device=device)
+        gen.manual_seed(int(rng.integers(2**63 - 1)))
+        try:
+            for info in videos:
+                video = self._train[info.id]
+                fg = np.zeros(
+                    (p.mc_trials, video.num_frames, self.height, self.width), dtype=np.float32
+                )
+                with torch.no_grad():
+                    for frames, index, valid in self._tiles(video):
+                        _, prob = model.mc_forward(
+                            self._clip_tensor(frames, index).to(device), p.mc_trials, gen
+                        )
+                        prob = prob.cpu().numpy()  # [T, B, L, H, W]
+                        fg[:, index[valid]] = prob[:, valid]
+                yield info.id, {MC_PROBS: np.stack([1.0 - fg, fg], axis=2)}
+        finally:
+            model.cpu()
+
+    def ground_truth(self, frames: Sequence[FrameRef]) -> list[tuple[Region, ...]]:
+        """Each actor on the frame: box and mask from the dataset (simulated oracle only)."""
+        return [tuple(self.dataset.frame_regions(ref.video, ref.frame)) for ref in frames]
+
+    def save_checkpoint(self, model: Any, path: Path) -> None:
+        """The model's ``state_dict`` (tensors only) written to exactly ``path``."""
+        import torch
+
+        with open(path, "wb") as fh:
+            torch.save(model.state_dict(), fh)
+
+    def load_checkpoint(self, path: Path) -> Any:
+        """A model with the weights of ``path`` (``weights_only``: no code runs)."""
+        import torch
+
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            model = self.build_model(np.random.default_rng(0))
+            model.load_state_dict(state, strict=True)
+        except (RuntimeError, OSError, ValueError, KeyError) as exc:
+            raise RunDirError(
+                f"{path}: checkpoint does not match the action_det model ({exc})"
+            ) from None
+        return model
