@@ -284,6 +284,13 @@ class ActionDetTask(Configurable):
             )
             seg_loss = loss.reduce(pixel_bce_per_frame(out.logits, y), fw).mean()
             total = cls_loss + p.seg_weight * seg_loss
+            if not torch.isfinite(total):
+                # never keep training on garbage: a NaN here poisons every later step
+                raise FloatingPointError(
+                    f"action_det training diverged at step {step}: loss {float(total)} "
+                    f"(classification {float(cls_loss)}, localisation {float(seg_loss)}); "
+                    "lower task.lr"
+                )
             optimiser.zero_grad(set_to_none=True)
             total.backward()
             optimiser.step()
