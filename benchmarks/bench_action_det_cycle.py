@@ -24,14 +24,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import markdown_table, record  # noqa: E402
-from asl_action_det.task import ActionDetParams, ActionDetTask  # noqa: E402
-from asl_strategies.losses.mgw import MGWLoss  # noqa: E402
+from _common import markdown_table, record
+from asl_action_det.task import ActionDetParams, ActionDetTask
+from asl_strategies.losses.mgw import MGWLoss
 
-from asl_core import FrameRef, LabelState, NullProgress  # noqa: E402
-from asl_core.budget import initial_selection  # noqa: E402
-from asl_core.loop import phase_rng  # noqa: E402
-from asl_core.testing import FakeOracle  # noqa: E402
+from asl_core import FrameRef, LabelState, NullProgress
+from asl_core.budget import initial_selection
+from asl_core.loop import phase_rng
+from asl_core.testing import FakeOracle
 
 
 def peak_rss_mb() -> float:
