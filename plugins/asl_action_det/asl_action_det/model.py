@@ -539,10 +539,11 @@ class CapsuleDetector(nn.Module):
         acts, probs = [], []
         for start in range(0, trials, step):
             g = gens[start : start + step]
-            if base is not None:
-                feats = base.repeat_trials(len(g))
-            else:
-                feats = self.encode(clips.repeat(len(g), 1, 1, 1, 1), g)
+            feats = (
+                base.repeat_trials(len(g))
+                if base is not None
+                else self.encode(clips.repeat(len(g), 1, 1, 1, 1), g)
+            )
             out = self.head(feats, generators=g)
             acts.append(out.activations.view(len(g), b, -1))
             probs.append(torch.sigmoid(out.logits).view(len(g), b, *out.logits.shape[1:]))
