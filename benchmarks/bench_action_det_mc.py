@@ -201,7 +201,9 @@ def mc_speed(args: argparse.Namespace) -> None:
         seed = torch.Generator().manual_seed(1)
 
         def sequential(clips=clips, seed=seed):
-            gens = trial_generators(seed.clone_state() if False else torch.Generator().manual_seed(1), args.trials)
+            gens = trial_generators(
+                seed.clone_state() if False else torch.Generator().manual_seed(1), args.trials
+            )
             with torch.no_grad():
                 outs = [model(clips, generators=[g]) for g in gens]
             return torch.stack([torch.sigmoid(o.logits) for o in outs])
@@ -212,10 +214,19 @@ def mc_speed(args: argparse.Namespace) -> None:
         t_seq, p_seq = best_of(sequential, args.repeat)
         t_mc, p_mc = best_of(batched, args.repeat)
         diff = float((p_seq - p_mc).abs().max())
-        rows.append((b, args.trials, f"{t_seq:.3f}", f"{t_mc:.3f}", f"{t_seq / t_mc:.2f}x", f"{diff:.1e}"))
+        rows.append(
+            (b, args.trials, f"{t_seq:.3f}", f"{t_mc:.3f}", f"{t_seq / t_mc:.2f}x", f"{diff:.1e}")
+        )
         del seed
     print(f"Machine: {machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads\n")
-    headers = ("clips B", "trials T", "T full passes (s)", "batched MC (s)", "speed-up", "max |diff|")
+    headers = (
+        "clips B",
+        "trials T",
+        "T full passes (s)",
+        "batched MC (s)",
+        "speed-up",
+        "max |diff|",
+    )
     print(markdown_table(headers, rows))
 
     model.train()
@@ -225,7 +236,10 @@ def mc_speed(args: argparse.Namespace) -> None:
 
     def step():
         out = model(clips, labels)
-        loss = spread_loss(out.activations, labels, 0.2) + pixel_bce_per_frame(out.logits, masks).mean()
+        loss = (
+            spread_loss(out.activations, labels, 0.2)
+            + pixel_bce_per_frame(out.logits, masks).mean()
+        )
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -244,7 +258,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--primary-caps", type=int, default=16)
-    parser.add_argument("--final-lambda", type=float, default=1.0)
+    parser.add_argument("--final-lambda", type=float, default=3.0)
     parser.add_argument("--margin-start", type=float, default=0.2)
     parser.add_argument("--margin-end", type=float, default=0.9)
     parser.add_argument("--cls-weight", type=float, default=1.0)

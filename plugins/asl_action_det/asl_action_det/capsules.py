@@ -57,7 +57,8 @@ def em_routing(
     beta_a: torch.Tensor,
     iters: int = 3,
     *,
-    final_lambda: float = 1.0,
+    final_lambda: float = 3.0,
+    cost_norm: str = "center",
     eps: float = 1e-4,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """EM routing between one layer of capsules and the next (Hinton et al. 2018; spec §E.1).
@@ -74,6 +75,8 @@ def em_routing(
         iters: number of M-steps (``iters - 1`` E-steps between them); at least 1.
         final_lambda: inverse temperature of the last M-step; step ``t`` uses
             ``final_lambda * (t + 1) / iters``.
+        cost_norm: ``"center"`` (subtract the mean cost over the output capsules; default) or
+            ``"zscore"`` (also divide by their std, as VCN does; see module notes).
         eps: added to every variance and used as the floor of ``sum_i R'_ij`` (see module notes).
 
     Returns:
@@ -90,6 +93,8 @@ def em_routing(
         raise ValueError(f"a_in must be [N, I] = {(n, i_caps)}, got {tuple(a_in.shape)}")
     if iters < 1:
         raise ValueError(f"iters must be >= 1, got {iters}")
+    if cost_norm not in ("center", "zscore"):
+        raise ValueError(f"cost_norm must be 'center' or 'zscore', got {cost_norm!r}")
     if beta_u.dim() == 1:
         beta_u = beta_u[:, None]
     if beta_u.shape not in ((j_caps, 1), (j_caps, d)) or beta_a.shape != (j_caps,):
@@ -115,12 +120,13 @@ def em_routing(
         mu = torch.einsum("nij,nijd->njd", coeff, votes)  # [N, J, D]
         var = (torch.einsum("nij,nijd->njd", coeff, v2) - mu.square()).clamp_min(0.0) + eps
         log_var = var.log()
-        cost = ((beta_u + 0.5 * log_var) * r_sum.unsqueeze(-1)).sum(dim=-1)  # [N, J]
-        # normalise the cost across the J output capsules (VCN): the sigmoid input is then a
-        # z-score, independent of how many inputs there are and how active they are.
-        cost_mean = cost.mean(dim=-1, keepdim=True)
-        cost_std = (cost - cost_mean).square().mean(dim=-1, keepdim=True).add(eps).sqrt()
-        logit = lam * (beta_a + (cost_mean - cost) / cost_std)  # [N, J]
+        # cost per output capsule: mean (not sum) over pose entries and mass relative to the
+        # uniform share I/J, so its scale does not depend on D, I or J (see module notes)
+        cost = (beta_u + 0.5 * log_var).mean(dim=-1) * r_sum * (j_caps / i_caps)  # [N, J]
+        rel = cost - cost.mean(dim=-1, keepdim=True)
+        if cost_norm == "zscore":  # VCN: also divide by the std across output capsules
+            rel = rel / rel.square().mean(dim=-1, keepdim=True).add(eps).sqrt()
+        logit = lam * (beta_a - rel)  # [N, J]; low cost = tight agreement = active
         act = torch.sigmoid(logit)
         if t == iters - 1:
             break
@@ -191,7 +197,8 @@ class ConvCaps1x1(nn.Module):
         out_caps: output capsule types ``C`` (one per action class for the class capsules).
         iters: EM iterations (3 in VCN and ASL).
         final_lambda: inverse temperature of the last M-step (see :func:`em_routing`).
-        weight_std: std of the N(0, std) init of ``W`` around the identity (see ``reset``).
+        cost_norm: ``"center"`` or ``"zscore"`` (see :func:`em_routing`).
+        weight_std: std of the N(0, std) init of ``W``.
     """
 
     def __init__(
@@ -199,12 +206,13 @@ class ConvCaps1x1(nn.Module):
         in_caps: int,
         out_caps: int,
         iters: int = 3,
-        final_lambda: float = 1.0,
+        final_lambda: float = 3.0,
+        cost_norm: str = "center",
         weight_std: float = 0.5,
     ) -> None:
         super().__init__()
         self.in_caps, self.out_caps = in_caps, out_caps
-        self.iters, self.final_lambda = iters, final_lambda
+        self.iters, self.final_lambda, self.cost_norm = iters, final_lambda, cost_norm
         self.weight = nn.Parameter(torch.empty(in_caps, out_caps, 4, 4))
         self.beta_u = nn.Parameter(torch.zeros(out_caps, POSE_DIM))
         self.beta_a = nn.Parameter(torch.zeros(out_caps))
@@ -212,10 +220,11 @@ class ConvCaps1x1(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """Initialise ``W`` as N(0, std) (VCN uses 0.1 with larger poses); betas start at 0.
+        """Initialise ``W`` as N(0, std); betas start at 0.
 
-        Zero betas make every class equally likely before training; the spread loss then moves
-        ``beta_a`` and the votes.
+        VCN draws ``W`` from N(0, 0.1); with 4x4 products of O(1) poses, 0.5 gives votes of O(1)
+        as well, so log-variances start in a range where their gradients are neither tiny nor
+        floored by ``eps``. Zero betas make every class equally likely before training.
         """
         with torch.no_grad():
             self.weight.normal_(0.0, self.weight_std)
@@ -234,9 +243,7 @@ class ConvCaps1x1(nn.Module):
         m = pose.view(-1, self.in_caps, 1, 4, 4)
         return torch.matmul(m, self.weight.unsqueeze(0)).flatten(-2)
 
-    def forward(
-        self, pose: torch.Tensor, act: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, pose: torch.Tensor, act: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Route every grid position independently.
 
         Args:
@@ -255,5 +262,6 @@ class ConvCaps1x1(nn.Module):
             self.beta_a,
             self.iters,
             final_lambda=self.final_lambda,
+            cost_norm=self.cost_norm,
         )
         return out_pose.view(*lead, self.out_caps, POSE_DIM), out_act.view(*lead, self.out_caps)

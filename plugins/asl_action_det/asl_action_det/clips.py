@@ -19,7 +19,9 @@ import numpy as np
 __all__ = ["tile_clips", "train_clip"]
 
 
-def tile_clips(num_frames: int, clip_len: int = 8, stride: int = 2) -> tuple[np.ndarray, np.ndarray]:
+def tile_clips(
+    num_frames: int, clip_len: int = 8, stride: int = 2
+) -> tuple[np.ndarray, np.ndarray]:
     """Tile a video into clips that cover every frame exactly once.
 
     Args:

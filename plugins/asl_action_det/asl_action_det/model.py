@@ -30,6 +30,8 @@ __all__ = [
 
 ENCODERS = ("tiny",)
 DROPOUT_IN = ("head", "all")
+CLASS_POOL = ("presence", "mean")
+COST_NORM = ("center", "zscore")
 
 Generators = Sequence[torch.Generator]
 
@@ -349,17 +351,29 @@ class CapsuleDetector(nn.Module):
         encoder_kw: Mapping[str, Any] | None = None,
         primary_caps: int = 16,
         routing_iters: int = 3,
-        final_lambda: float = 1.0,
+        final_lambda: float = 3.0,
+        cost_norm: str = "center",
+        class_pool: str = "presence",
         dropout: float = 0.3,
         dropout_in: str = "head",
         decoder_width: int = 32,
+        clip_len: int | None = None,
+        height: int | None = None,
+        width: int | None = None,
     ) -> None:
         super().__init__()
-        if dropout_in not in DROPOUT_IN:
-            raise ConfigError(
-                f"unknown dropout_in {dropout_in!r}; choose one of: {', '.join(DROPOUT_IN)}"
-            )
-        self.num_classes, self.dropout_in = num_classes, dropout_in
+        for name, value, choices in (
+            ("dropout_in", dropout_in, DROPOUT_IN),
+            ("class_pool", class_pool, CLASS_POOL),
+            ("cost_norm", cost_norm, COST_NORM),
+        ):
+            if value not in choices:
+                raise ConfigError(f"unknown {name} {value!r}; choose one of: {', '.join(choices)}")
+        if (height is not None and height % 8) or (width is not None and width % 8):
+            raise ConfigError(f"clip height and width must be divisible by 8, got {height}x{width}")
+        self.num_classes, self.dropout_in, self.class_pool = num_classes, dropout_in, class_pool
+        # optional expected clip shape, checked by encode() (None: any T, any H, W divisible by 8)
+        self.clip_shape = (clip_len, height, width)
         if isinstance(encoder, str):
             kw = dict(encoder_kw or {})
             if dropout_in == "all":
@@ -384,7 +398,11 @@ class CapsuleDetector(nn.Module):
         self.drop_deep = MCDropout(dropout, channelwise=True)
         self.primary = PrimaryCaps(c_deep, primary_caps, kernel_size=3, stride=2, padding=1)
         self.class_caps = ConvCaps1x1(
-            primary_caps, num_classes, iters=routing_iters, final_lambda=final_lambda
+            primary_caps,
+            num_classes,
+            iters=routing_iters,
+            final_lambda=final_lambda,
+            cost_norm=cost_norm,
         )
 
         # decoder: every block runs once per MC trial, so it stays narrow (see module notes)
@@ -419,6 +437,11 @@ class CapsuleDetector(nn.Module):
         _, _, t, h, w = clips.shape
         if h % 8 or w % 8:
             raise ValueError(f"clip height and width must be divisible by 8, got {h}x{w}")
+        for got, want, what in zip(
+            (t, h, w), self.clip_shape, ("length", "height", "width"), strict=False
+        ):
+            if want is not None and got != want:
+                raise ValueError(f"clip {what} {got} differs from the model's {want}")
         enc = self.encoder(clips, generators if self.dropout_in == "all" else None)
         # other encoders (I3D) pool time differently and stop at other strides: resample to the
         # grid the decoder expects
@@ -460,10 +483,17 @@ class CapsuleDetector(nn.Module):
             :class:`DetectorOutput` with batch ``B'``.
         """
         x = self.drop_deep(features.deep, generators)
-        pose, act = self.class_caps(*self.primary(x))  # [B', G, G, C, 16], [B', G, G, C]
-        activations = act.mean(dim=(1, 2))  # [B', C] (E.2: mean over the grid)
-        weights = act / act.sum(dim=(1, 2), keepdim=True).clamp_min(1e-6)
-        poses = (weights.unsqueeze(-1) * pose).sum(dim=(1, 2))  # [B', C, 16]
+        p_pose, p_act = self.primary(x)  # [B', G, G, P, 16], [B', G, G, P]
+        pose, act = self.class_caps(p_pose, p_act)  # [B', G, G, C, 16], [B', G, G, C]
+        if self.class_pool == "mean":  # E.2: plain mean over the grid
+            presence = torch.ones_like(act[..., :1])
+        else:  # weight each position by how much primary-capsule activity it routes
+            presence = p_act.sum(dim=-1, keepdim=True)  # [B', G, G, 1]
+        weight = presence / presence.sum(dim=(1, 2), keepdim=True).clamp_min(1e-6)
+        activations = (weight * act).sum(dim=(1, 2))  # [B', C]
+        pose_w = weight * act
+        pose_w = pose_w / pose_w.sum(dim=(1, 2), keepdim=True).clamp_min(1e-6)
+        poses = (pose_w.unsqueeze(-1) * pose).sum(dim=(1, 2))  # [B', C, 16]
 
         cls = activations.argmax(dim=1) if target is None else target
         onehot = F.one_hot(cls, self.num_classes).to(pose.dtype)[:, None, None, :]  # [B',1,1,C]
