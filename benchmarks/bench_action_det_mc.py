@@ -161,6 +161,8 @@ def learn(args: argparse.Namespace) -> None:
         len(TOY_CLASSES),
         primary_caps=args.primary_caps,
         final_lambda=args.final_lambda,
+        cost_norm=args.cost_norm,
+        class_pool=args.class_pool,
         encoder_kw={"temporal_diff": not args.no_diff},
     )
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
@@ -198,12 +200,10 @@ def mc_speed(args: argparse.Namespace) -> None:
     rows = []
     for b in (2, 4):
         clips = torch.rand(b, 3, 8, 64, 64)
-        seed = torch.Generator().manual_seed(1)
 
-        def sequential(clips=clips, seed=seed):
-            gens = trial_generators(
-                seed.clone_state() if False else torch.Generator().manual_seed(1), args.trials
-            )
+        def sequential(clips=clips):
+            # the same per-trial generators as mc_forward draws from seed 1
+            gens = trial_generators(torch.Generator().manual_seed(1), args.trials)
             with torch.no_grad():
                 outs = [model(clips, generators=[g]) for g in gens]
             return torch.stack([torch.sigmoid(o.logits) for o in outs])
@@ -217,7 +217,6 @@ def mc_speed(args: argparse.Namespace) -> None:
         rows.append(
             (b, args.trials, f"{t_seq:.3f}", f"{t_mc:.3f}", f"{t_seq / t_mc:.2f}x", f"{diff:.1e}")
         )
-        del seed
     print(f"Machine: {machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads\n")
     headers = (
         "clips B",
@@ -259,9 +258,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--primary-caps", type=int, default=16)
     parser.add_argument("--final-lambda", type=float, default=3.0)
+    parser.add_argument("--cost-norm", default="center", choices=("center", "zscore"))
+    parser.add_argument("--class-pool", default="presence", choices=("presence", "mean"))
     parser.add_argument("--margin-start", type=float, default=0.2)
     parser.add_argument("--margin-end", type=float, default=0.9)
-    parser.add_argument("--cls-weight", type=float, default=1.0)
+    parser.add_argument("--cls-weight", type=float, default=3.0)
     parser.add_argument("--train-clips", type=int, default=512)
     parser.add_argument("--test-clips", type=int, default=160)
     parser.add_argument("--eval-every", type=int, default=50)

@@ -38,13 +38,13 @@ def test_em_routing_is_invariant_to_input_order():
 
 
 def test_em_routing_is_equivariant_in_output_capsules():
-    """Permuting the output capsules (votes and betas together) permutes the outputs."""
-    votes, a_in, beta_u, beta_a = _inputs()
+    """Permuting the output capsules (votes and betas together) permutes the outputs (float64)."""
+    votes, a_in, beta_u, beta_a = (x.double() for x in _inputs())
     perm = torch.tensor([2, 0, 3, 1])
     p1, a1 = em_routing(votes, a_in, beta_u, beta_a)
     p2, a2 = em_routing(votes[:, :, perm], a_in, beta_u[perm], beta_a[perm])
-    torch.testing.assert_close(p1[:, perm], p2, rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(a1[:, perm], a2, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(p1[:, perm], p2, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(a1[:, perm], a2, rtol=1e-10, atol=1e-10)
 
 
 def test_em_routing_identical_votes_give_the_vote_as_pose():
@@ -137,3 +137,26 @@ def test_conv_caps_votes_are_matrix_products():
     v = layer.votes(pose)
     expected = pose.view(5, 3, 4, 4)[:, 1] @ layer.weight[1, 0]
     torch.testing.assert_close(v[:, 1, 0], expected.flatten(-2))
+
+
+def test_em_routing_ignores_the_overall_input_activity():
+    """Scaling every input activation by the same factor changes neither poses nor activations.
+
+    This is what keeps the classifier from a dead state when all primary capsules go quiet.
+    """
+    votes, a_in, beta_u, beta_a = (x.double() for x in _inputs())
+    p1, a1 = em_routing(votes, a_in, beta_u, beta_a)
+    p2, a2 = em_routing(votes, a_in * 0.01, beta_u, beta_a)
+    torch.testing.assert_close(p1, p2, rtol=1e-8, atol=1e-8)
+    torch.testing.assert_close(a1, a2, rtol=1e-8, atol=1e-8)
+
+
+def test_zscore_cost_norm_spreads_activations_more():
+    """VCN's z-score normalisation forces a spread of activations even for near-equal costs."""
+    votes, a_in, beta_u, beta_a = _inputs()
+    votes = votes * 1e-3 + 1.0  # nearly identical vote clouds for every output capsule
+    _, a_c = em_routing(votes, a_in, beta_u * 0, beta_a * 0, cost_norm="center")
+    _, a_z = em_routing(votes, a_in, beta_u * 0, beta_a * 0, cost_norm="zscore")
+    assert a_z.std(dim=1).mean() > a_c.std(dim=1).mean()
+    with pytest.raises(ValueError, match="cost_norm"):
+        em_routing(votes, a_in, beta_u, beta_a, cost_norm="l2")

@@ -40,16 +40,17 @@ def test_shapes_through_every_stage(model, size):
     assert enc.deep.shape == (2, 160, size // 4, size // 4)
     assert enc.half.shape == (2, 16, 8, size // 2, size // 2)
     assert enc.full.shape == (2, 8, 8, size, size)
-    feats = model.encode(clips)
-    assert feats.deep.shape == (2, 160, size // 4, size // 4)
-    assert feats.quarter.shape == (2, 32, size // 4, size // 4)
-    assert feats.half.shape == (2, 16, 8, size // 2, size // 2)
-    assert feats.full.shape == (2, 1, 8, size, size)
-    p_pose, p_act = model.primary(feats.deep)
     g = size // 8
+    p_pose, p_act = model.primary(enc.deep)
     assert p_pose.shape == (2, g, g, 16, 16) and p_act.shape == (2, g, g, 16)
     c_pose, c_act = model.class_caps(p_pose, p_act)
     assert c_pose.shape == (2, g, g, C, 16) and c_act.shape == (2, g, g, C)
+    feats = model.encode(clips)
+    assert feats.activations.shape == (2, C) and feats.poses.shape == (2, C, 16)
+    assert feats.caps_pose.shape == (2, g, g, C, 16) and feats.caps_act.shape == (2, g, g, C)
+    assert feats.quarter.shape == (2, 32, size // 4, size // 4)
+    assert feats.half.shape == (2, 16, 8, size // 2, size // 2)
+    assert feats.full.shape == (2, 1, 8, size, size)
     out = model(clips)
     assert isinstance(out, DetectorOutput)
     assert out.activations.shape == (2, C)
@@ -93,7 +94,7 @@ def test_training_step_gives_finite_gradients_everywhere():
     torch.manual_seed(1)
     m = CapsuleDetector(C, dropout_in="all").train()
     out = m(_clips(size=32), torch.tensor([1, 3]))
-    (out.activations.sum() + out.logits.mean()).backward()
+    (out.activations.sum() + out.logits.mean() + out.actor_logits.mean()).backward()
     for name, p in m.named_parameters():
         assert p.grad is not None, name
         assert torch.isfinite(p.grad).all(), name
@@ -216,7 +217,7 @@ def test_all_dropout_mc_equals_full_passes():
     gens = trial_generators(torch.Generator().manual_seed(5), 3)
     with torch.no_grad():
         f1, f2 = m.encode(clips, gens[:1]), m.encode(clips, gens[1:2])
-        assert not torch.equal(f1.deep, f2.deep)  # the encoder is stochastic now
+        assert not torch.equal(f1.caps_pose, f2.caps_pose)  # the encoder is stochastic now
         _, prob = m.mc_forward(clips, 3, torch.Generator().manual_seed(5))
         gens = trial_generators(torch.Generator().manual_seed(5), 3)
         full = torch.stack([torch.sigmoid(m(clips, generators=[g]).logits) for g in gens])
@@ -224,9 +225,11 @@ def test_all_dropout_mc_equals_full_passes():
 
 
 def test_features_repeat_trials_shares_the_skips(model):
-    """repeat_trials copies only the deep features; skips stay at batch B (broadcast)."""
+    """repeat_trials copies only the capsule fields; skips stay at batch B (broadcast)."""
     feats = model.encode(_clips())
     rep = feats.repeat_trials(3)
     assert isinstance(rep, Features)
-    assert rep.deep.shape[0] == 6 and rep.full.shape[0] == 2
-    torch.testing.assert_close(rep.deep[4:], feats.deep)
+    assert rep.caps_pose.shape[0] == 6 and rep.activations.shape[0] == 6
+    assert rep.full.shape[0] == 2 and rep.half.shape[0] == 2
+    torch.testing.assert_close(rep.caps_pose[4:], feats.caps_pose)
+    torch.testing.assert_close(rep.activations[2:4], feats.activations)

@@ -15,17 +15,13 @@ EM routing (Hinton, Sabour & Frosst, ICLR 2018, "Matrix capsules with EM routing
 here:
 
 * **Votes.** ``V_ij = M_i W_ij`` (4x4 matrix products), flattened to 16 numbers.
+* **Input activity.** ``a_i`` is divided by ``sum_i a_i`` first: only the relative activity of
+  the inputs matters (see "Cost" below).
 * **Initial assignment.** ``R_ij = 1/J``.
 * **M-step.** ``R'_ij = R_ij a_i``; ``mu_j`` and ``sigma_j^2`` are the ``R'``-weighted mean and
-  variance of the votes per pose entry; ``cost_jh = (beta_u + log sigma_jh) sum_i R'_ij``;
-  ``a_j = sigmoid(lambda (beta_a + (mean_k cost_k - cost_j) / std_k cost_k))``.
-  The cost is normalised across the output capsules ``k`` of one routing problem (VCN's fix, spec
-  E.1): the raw cost scales with the number of inputs and with ``sum_i a_i``, which makes the
-  sigmoid saturate or go flat depending on the layer; after normalisation ``lambda`` alone sets the
-  sharpness. The sign follows VCN and the paper (low cost = tight agreement = active), not the
-  ASL release (E.2), whose sign is flipped and whose scale is effectively ``1e-2``.
+  variance of the votes per pose entry; cost and activation as below.
 * **E-step.** ``log p_ij = -1/2 sum_h ((V_ijh - mu_jh)^2 / sigma_jh^2 + log sigma_jh^2)`` and
-  ``R_ij = softmax_j(log a_j + log p_ij)``, computed in log space with ``log_softmax`` so that
+  ``R_ij = softmax_j(log a_j + log p_ij)``, in log space (``logsigmoid``, ``softmax`` of logs) so
   far-away votes give tiny assignments instead of ``0/0``. The ``log 2 pi`` term is the same for
   every ``j`` and cancels in the softmax, so it is dropped.
 * **Schedule.** ``iters`` M-steps with ``iters - 1`` E-steps between them (3 iterations = initial
@@ -33,10 +29,39 @@ here:
   ``lambda_t = final_lambda (t + 1) / iters``, so early iterations assign softly (Hinton et al.
   raise lambda over the iterations too; VCN uses ``0.5 + 0.1 t``).
 
-Constants: ``eps = 1e-4`` is added to every variance. Poses here are O(1) (they come out of a
-GroupNorm-ed encoder through a conv with N(0, 0.1)-ish weights), so 1e-4 never changes a real
-variance, yet it bounds ``log sigma^2 >= -9.2`` and ``1/sigma^2 <= 1e4``: identical votes then give
-a finite (very low) cost and finite gradients instead of ``-inf``/``nan``.
+**Cost and activation** (where this differs from Hinton et al., VCN and ASL, and why)::
+
+    share_j = J sum_i R'_ij                       (1 when the inputs are spread evenly)
+    cost_j  = share_j * mean_h (beta_u_jh + 1/2 log sigma_jh^2)
+    a_j     = sigmoid(lambda (beta_a_j - (cost_j - mean_k cost_k)))
+
+Hinton's cost is ``sum_h (beta_u + log sigma_jh) sum_i R'_ij``: its scale grows with the pose
+size ``D``, the number of inputs and their total activity, so one ``lambda`` cannot suit every
+layer. VCN (E.1) fixes that by turning the cost into a z-score across the output capsules; ASL
+(E.2) flips the sign and effectively scales by ``1e-2``. Here the scale is fixed by construction
+instead — a mean over pose entries, and a share of the (normalised) input activity — and only the
+mean across output capsules is removed (``cost_norm="center"``). Dividing by the std as well
+(``cost_norm="zscore"``, VCN) forces *every* routing problem to pick a winner, however close its
+costs: in the 2-D design every grid position routes on its own and the class score pools the
+positions, so background positions then add confident noise to every class score. On a probe with
+the class signal in 10 % of the grid (model.py, training notes), centring plus presence pooling
+learnt in 40-100 steps; the z-score needed 240-300 with presence pooling and stayed at chance for
+300 with the plain mean. Normalising the input
+activity removes a dead state seen in training: with an absolute share, all primary capsules
+going quiet drove every share, hence every cost difference, to zero, and the gradient with them.
+The sign follows VCN and the paper: low cost (tight agreement) means active.
+
+**Constants.** ``eps = 1e-4`` is added to every variance and floors the sums that are divided
+by. Votes are O(1) (poses of a few units times ``W ~ N(0, 0.1)``), so it never changes a real
+variance, yet it bounds ``log sigma^2 >= -9.2`` and ``1/sigma^2 <= 1e4``: identical votes give a
+finite, very low cost and finite gradients instead of ``-inf``/``nan``. ``final_lambda = 3``:
+with centred costs the per-position activations start near 0.5 and must be able to reach the
+spread loss's margins; 1 learnt slower and 10 made training unstable on the toy.
+
+**Implementation.** Every sum over the inputs or the pose entries is an ``einsum`` on the
+``[N, I, J, D]`` votes and the variance is ``E[V^2] - mu^2`` (floored at 0), so no temporary of
+the votes' size is made per step: the straightforward version was memory-bound and ~10x slower
+on CPU.
 """
 
 from __future__ import annotations
@@ -71,7 +96,8 @@ def em_routing(
             for 4x4 poses, but any ``D`` works).
         a_in: ``[N, I]`` input activations in ``[0, 1]``.
         beta_u: ``[J]`` or ``[J, D]`` learned cost offset per output capsule (per pose entry).
-        beta_a: ``[J]`` learned activation offset per output capsule.
+        beta_a: ``[J]`` learned activation offset per output capsule, or ``[N, J]`` per routing
+            problem (see ``evidence`` of :class:`ConvCaps1x1`).
         iters: number of M-steps (``iters - 1`` E-steps between them); at least 1.
         final_lambda: inverse temperature of the last M-step; step ``t`` uses
             ``final_lambda * (t + 1) / iters``.
@@ -97,22 +123,28 @@ def em_routing(
         raise ValueError(f"cost_norm must be 'center' or 'zscore', got {cost_norm!r}")
     if beta_u.dim() == 1:
         beta_u = beta_u[:, None]
-    if beta_u.shape not in ((j_caps, 1), (j_caps, d)) or beta_a.shape != (j_caps,):
+    if beta_u.shape not in ((j_caps, 1), (j_caps, d)) or beta_a.shape not in (
+        (j_caps,),
+        (n, j_caps),
+    ):
         raise ValueError(
-            f"beta_u must be [J] or [J, D] and beta_a [J] with J={j_caps}, D={d}; "
+            f"beta_u must be [J] or [J, D] and beta_a [J] or [N, J] with N={n}, J={j_caps}, "
+            f"D={d}; "
             f"got {tuple(beta_u.shape)} and {tuple(beta_a.shape)}"
         )
 
-    # Every sum over the inputs i or the pose entries h is an einsum on the [N, I, J, D] votes, and
-    # variances use E[V^2] - mu^2: the votes are the only big tensor, and elementwise temporaries
-    # of its size (votes - mu, its square, ...) made routing memory-bound — 10x slower on CPU.
+    # every sum over i or h is an einsum on the [N, I, J, D] votes and variances use
+    # E[V^2] - mu^2: elementwise temporaries of the votes' size made routing memory-bound
     v2 = votes.square()
+    # only the relative input activity matters (see module notes): normalise it to sum 1 so the
+    # eps floors below are relative too
+    a_rel = a_in / a_in.sum(dim=1, keepdim=True).clamp_min(eps)  # [N, I]
     r = votes.new_full((n, i_caps, j_caps), 1.0 / j_caps)
     mu = act = None
     for t in range(iters):
         lam = final_lambda * (t + 1) / iters
         # ---- M-step: fit one Gaussian per output capsule to the votes it is assigned
-        rw = r * a_in.unsqueeze(-1)  # [N, I, J]
+        rw = r * a_rel.unsqueeze(-1)  # [N, I, J]
         r_sum = rw.sum(dim=1)  # [N, J]
         # divide by a floored sum (not sum + eps) so the weights sum to exactly 1: identical votes
         # then give a pose equal to the vote; an all-inactive input gives weights 0 and pose 0.
@@ -120,9 +152,11 @@ def em_routing(
         mu = torch.einsum("nij,nijd->njd", coeff, votes)  # [N, J, D]
         var = (torch.einsum("nij,nijd->njd", coeff, v2) - mu.square()).clamp_min(0.0) + eps
         log_var = var.log()
-        # cost per output capsule: mean (not sum) over pose entries and mass relative to the
-        # uniform share I/J, so its scale does not depend on D, I or J (see module notes)
-        cost = (beta_u + 0.5 * log_var).mean(dim=-1) * r_sum * (j_caps / i_caps)  # [N, J]
+        # cost per output capsule: mean (not sum) over pose entries, times the share of the input
+        # activity assigned to j relative to the uniform share 1/J, so its scale depends neither
+        # on D, I, J nor on the overall input activity (see module notes)
+        share = r_sum * j_caps  # [N, J]; 1 for a uniform assignment
+        cost = (beta_u + 0.5 * log_var).mean(dim=-1) * share  # [N, J]
         rel = cost - cost.mean(dim=-1, keepdim=True)
         if cost_norm == "zscore":  # VCN: also divide by the std across output capsules
             rel = rel / rel.square().mean(dim=-1, keepdim=True).add(eps).sqrt()
@@ -208,7 +242,7 @@ class ConvCaps1x1(nn.Module):
         iters: int = 3,
         final_lambda: float = 3.0,
         cost_norm: str = "center",
-        weight_std: float = 0.5,
+        weight_std: float = 0.1,
     ) -> None:
         super().__init__()
         self.in_caps, self.out_caps = in_caps, out_caps
@@ -220,11 +254,13 @@ class ConvCaps1x1(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """Initialise ``W`` as N(0, std); betas start at 0.
+        """Initialise ``W`` as N(0, std) (std 0.1 as VCN); betas start at 0.
 
-        VCN draws ``W`` from N(0, 0.1); with 4x4 products of O(1) poses, 0.5 gives votes of O(1)
-        as well, so log-variances start in a range where their gradients are neither tiny nor
-        floored by ``eps``. Zero betas make every class equally likely before training.
+        The cost is a log-variance, so the scale of the votes hardly matters, but the scale of
+        ``W`` sets how fast Adam can turn it: a step moves each entry by about the learning rate,
+        i.e. 1 % of its size per step at std 0.1 and lr 1e-3, only 0.2 % at std 0.5 (where the
+        toy's classifier stayed at chance for hundreds of steps). Zero betas make every class
+        equally likely before training.
         """
         with torch.no_grad():
             self.weight.normal_(0.0, self.weight_std)
@@ -243,23 +279,30 @@ class ConvCaps1x1(nn.Module):
         m = pose.view(-1, self.in_caps, 1, 4, 4)
         return torch.matmul(m, self.weight.unsqueeze(0)).flatten(-2)
 
-    def forward(self, pose: torch.Tensor, act: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, pose: torch.Tensor, act: torch.Tensor, act_offset: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Route every grid position independently.
 
         Args:
             pose: ``[B, G, G', P, 16]`` input poses.
             act: ``[B, G, G', P]`` input activations.
+            act_offset: optional ``[B, G, G', C]`` added to ``beta_a`` at each position (the
+                detector's activation evidence, see :class:`~.model.CapsuleDetector`).
 
         Returns:
             ``(pose, act)``: ``[B, G, G', C, 16]`` and ``[B, G, G', C]``.
         """
         lead = pose.shape[:-2]
         v = self.votes(pose.reshape(-1, self.in_caps, POSE_DIM))
+        beta_a = self.beta_a
+        if act_offset is not None:
+            beta_a = beta_a + act_offset.reshape(-1, self.out_caps)
         out_pose, out_act = em_routing(
             v,
             act.reshape(-1, self.in_caps),
             self.beta_u,
-            self.beta_a,
+            beta_a,
             self.iters,
             final_lambda=self.final_lambda,
             cost_norm=self.cost_norm,

@@ -30,7 +30,7 @@ __all__ = [
 
 ENCODERS = ("tiny",)
 DROPOUT_IN = ("head", "all")
-CLASS_POOL = ("presence", "mean")
+CLASS_POOL = ("actor", "presence", "mean")
 COST_NORM = ("center", "zscore")
 
 Generators = Sequence[torch.Generator]
@@ -46,11 +46,14 @@ class DetectorOutput(NamedTuple):
         activations: ``[B, C]`` class-capsule activations in ``(0, 1)``; argmax = predicted class.
         logits: ``[B, T, H, W]`` per-pixel foreground logits for every input frame.
         poses: ``[B, C, 16]`` class-capsule poses (activation-weighted mean over the grid).
+        actor_logits: ``[B, H/4, W/4]`` logits of "an actor is here" on the clip's coarse grid
+            (trained against the time-averaged target mask; used to pool the class scores).
     """
 
     activations: torch.Tensor
     logits: torch.Tensor
     poses: torch.Tensor
+    actor_logits: torch.Tensor
 
 
 class EncoderOutput(NamedTuple):
@@ -71,27 +74,46 @@ class EncoderOutput(NamedTuple):
 class Features(NamedTuple):
     """The deterministic part of a forward pass, computed once per clip for MC dropout.
 
-    ``deep`` feeds the capsules; the three skips are already projected by the decoder's 1x1
-    convolutions (they see no dropout, so they belong to the once-per-clip part).
+    Everything up to the first dropout layer of the head: the encoder, the capsules with their
+    class activations, and the decoder's skip projections (with ``dropout_in == "head"`` none of
+    it sees dropout).
 
-    The skips may have a smaller batch than ``deep``: after :meth:`repeat_trials` ``deep`` holds
-    ``k * B`` rows (trial-major) while the skips keep ``B`` rows and are broadcast over trials.
+    After :meth:`repeat_trials` the capsule fields hold ``k * B`` rows (trial-major) while the
+    three skips keep ``B`` rows and are broadcast over the trials by the decoder.
 
     Attributes:
-        deep: ``[B', C_deep, H/4, W/4]`` encoder output for the primary capsules.
+        activations: ``[B', C]`` class activations.
+        poses: ``[B', C, 16]`` class poses (activation-weighted over the grid).
+        caps_pose: ``[B', G, G, C, 16]`` class-capsule poses at every grid position.
+        caps_act: ``[B', G, G, C]`` class-capsule activations at every grid position.
+        actor_logits: ``[B', H/4, W/4]`` coarse actor-presence logits.
         quarter: ``[B, D_q, H/4, W/4]`` projected deep skip.
         half: ``[B, D_h, T, H/2, W/2]`` projected half-resolution skip.
-        full: ``[B, D_f, T, H, W]`` projected full-resolution skip.
+        full: ``[B, 1, T, H, W]`` full-resolution score skip (a logit map).
     """
 
-    deep: torch.Tensor
+    activations: torch.Tensor
+    poses: torch.Tensor
+    caps_pose: torch.Tensor
+    caps_act: torch.Tensor
+    actor_logits: torch.Tensor
     quarter: torch.Tensor
     half: torch.Tensor
     full: torch.Tensor
 
     def repeat_trials(self, trials: int) -> Features:
-        """Repeat ``deep`` ``trials`` times along the batch (trial-major); skips are shared."""
-        return self._replace(deep=self.deep.repeat(trials, *([1] * (self.deep.dim() - 1))))
+        """Repeat the capsule fields ``trials`` times (trial-major); the skips are shared."""
+
+        def rep(x: torch.Tensor) -> torch.Tensor:
+            return x.repeat(trials, *([1] * (x.dim() - 1)))
+
+        return self._replace(
+            activations=rep(self.activations),
+            poses=rep(self.poses),
+            caps_pose=rep(self.caps_pose),
+            caps_act=rep(self.caps_act),
+            actor_logits=rep(self.actor_logits),
+        )
 
 
 # --------------------------------------------------------------------------- MC dropout
@@ -110,7 +132,8 @@ def trial_generators(generator: torch.Generator | None, trials: int) -> list[tor
     Returns:
         ``trials`` freshly seeded ``torch.Generator`` objects.
     """
-    seeds = torch.randint(0, 2**62, (trials,), generator=generator)
+    device = generator.device if generator is not None else None
+    seeds = torch.randint(0, 2**62, (trials,), generator=generator, device=device)
     return [torch.Generator().manual_seed(int(s)) for s in seeds]
 
 
@@ -306,27 +329,34 @@ class CapsuleDetector(nn.Module):
 
     The pipeline (shapes for a ``[B, 3, 8, 64, 64]`` clip, ``C`` classes, ``P`` primary types):
 
-    1. ``encode`` (deterministic when ``dropout_in == "head"``): encoder features
-       ``[B, 160, 16, 16]`` plus skips at 1/4, 1/2 and full resolution, the latter two keeping
-       all ``T`` frames; the decoder's 1x1 skip projections run here too.
-    2. ``head``: dropout on the deep features → :class:`PrimaryCaps` ``[B, 8, 8, P]`` →
-       :class:`ConvCaps1x1` with EM routing to ``C`` class capsules per grid position → class
-       activation = mean over the grid (E.2) → **class-conditional masking** → decoder → logits
-       ``[B, T, H, W]``.
+    1. :meth:`encode` — deterministic when ``dropout_in == "head"``: encoder features
+       ``[B, 160, 16, 16]`` and skips at 1/4, 1/2 and full resolution (the latter two keep all
+       ``T`` frames) → :class:`~.capsules.PrimaryCaps` on an 8x8 grid →
+       :class:`~.capsules.ConvCaps1x1` with 2-D EM routing to ``C`` class capsules per grid
+       position → class activations (pooled over the grid) and poses; plus the decoder's skip
+       projections.
+    2. :meth:`head` — the dropout-bearing part: **class-conditional masking** → decoder →
+       logits ``[B, T, H, W]``.
 
     Masking follows VideoCapsuleNet (E.1) and the paper, not the ASL release: the poses of the
     ``C`` class capsules at every grid position are multiplied by the one-hot of the ground-truth
     class during training (``target`` given) and of the predicted class (argmax of the
     activations) otherwise, so the decoder only sees the chosen class's capsules. The released ASL
     code builds that one-hot but leaves the multiplication commented out (E.2). We keep the capsule
-    *grid* (as E.2 does, ``C x 16`` channels per position) instead of VCN's FC from the class
-    vector: the grid carries where the class capsule agrees, which the decoder needs to localise;
-    the masked class activation map is given to the decoder as one more channel per class.
+    *grid* (as E.2 does, ``C x 16`` channels per position) rather than VCN's FC from the class
+    vector, since the grid says where the class capsule agrees, which the decoder needs to
+    localise; the masked class-activation map rides along as one more channel per class.
 
-    Dropout (``MCDropout``, usable as MC dropout with explicit generators): channel dropout on the
-    deep features before the capsules (like ASL's Dropout3d after the encoder), after the 1/4-res
-    decoder block and after the 1/2-res decoder block. ``dropout_in="all"`` also puts channel
-    dropout inside the encoder; then ``encode`` is stochastic and MC runs whole passes.
+    Class activation = grid pooling of the per-position class activations. E.2 takes the plain
+    mean (``class_pool="mean"``); the default ``"presence"`` weights each position by the summed
+    activation of its primary capsules, so positions where nothing is present (background) can
+    abstain instead of adding noise to every class score. See the training notes above.
+
+    Dropout (:class:`MCDropout`, usable as MC dropout with explicit generators) sits in the
+    decoder: channel dropout after its capsule input layer, after the 1/4-res block and after the
+    1/2-res block (VCN/ASL put Dropout3d at the encoder output and before the last layer; see the
+    training notes for why none is placed before the capsules). ``dropout_in="all"`` also puts
+    channel dropout inside the encoder; then :meth:`encode` is stochastic and MC repeats it.
 
     Args:
         num_classes: number of actions ``C``.
@@ -335,12 +365,17 @@ class CapsuleDetector(nn.Module):
         primary_caps: primary capsule types ``P``.
         routing_iters: EM iterations.
         final_lambda: inverse temperature of the last EM M-step.
-        dropout: dropout probability of every dropout layer.
-        dropout_in: ``"head"`` (encoder deterministic) or ``"all"``.
-        decoder_width: channels of the 1/4-res decoder block (halved at each upsampling).
+        cost_norm: ``"center"`` or ``"zscore"`` (VCN), see :func:`~.capsules.em_routing`.
+        class_pool: ``"presence"`` (default) or ``"mean"`` (E.2) pooling over the grid.
+        dropout: probability of every dropout layer.
+        dropout_in: ``"head"`` (encoder and capsules deterministic) or ``"all"``.
+        decoder_width: channels of the 1/4-res decoder block (halved at 1/2 res).
+        clip_len: expected frames per clip, checked by :meth:`encode` (``None``: any).
+        height: expected clip height (``None``: any multiple of 8).
+        width: expected clip width (``None``: any multiple of 8).
 
     Raises:
-        ConfigError: for an unknown ``dropout_in`` or encoder name.
+        ConfigError: for an unknown option value or encoder name.
     """
 
     def __init__(
@@ -351,9 +386,10 @@ class CapsuleDetector(nn.Module):
         encoder_kw: Mapping[str, Any] | None = None,
         primary_caps: int = 16,
         routing_iters: int = 3,
-        final_lambda: float = 3.0,
+        final_lambda: float = 1.0,
         cost_norm: str = "center",
-        class_pool: str = "presence",
+        class_pool: str = "actor",
+        evidence: bool = True,
         dropout: float = 0.3,
         dropout_in: str = "head",
         decoder_width: int = 32,
@@ -372,7 +408,6 @@ class CapsuleDetector(nn.Module):
         if (height is not None and height % 8) or (width is not None and width % 8):
             raise ConfigError(f"clip height and width must be divisible by 8, got {height}x{width}")
         self.num_classes, self.dropout_in, self.class_pool = num_classes, dropout_in, class_pool
-        # optional expected clip shape, checked by encode() (None: any T, any H, W divisible by 8)
         self.clip_shape = (clip_len, height, width)
         if isinstance(encoder, str):
             kw = dict(encoder_kw or {})
@@ -384,6 +419,25 @@ class CapsuleDetector(nn.Module):
         c_half, c_full = encoder.skip_channels
         d_q, d_h = decoder_width, decoder_width // 2
 
+        # capsules (no dropout before them: see the training notes)
+        self.primary = PrimaryCaps(c_deep, primary_caps, kernel_size=3, stride=2, padding=1)
+        self.class_caps = ConvCaps1x1(
+            primary_caps,
+            num_classes,
+            iters=routing_iters,
+            final_lambda=final_lambda,
+            cost_norm=cost_norm,
+        )
+        # activation evidence: a linear read-out of the features under each grid position,
+        # added to the class capsules' activation offsets (see the class notes)
+        self.evidence = nn.Conv2d(c_deep, num_classes, 1) if evidence else None
+        if self.evidence is not None:
+            nn.init.zeros_(self.evidence.weight)
+            nn.init.zeros_(self.evidence.bias)
+
+        # coarse "where is an actor" map that pools the class scores (class_pool="actor")
+        self.actor = nn.Conv2d(c_deep, 1, 1)
+
         # decoder skip projections: deterministic, computed once per clip in encode()
         self.proj_quarter = nn.Conv2d(c_deep, d_q, 1)
         self.proj_half = nn.Conv3d(c_half, d_h, 1)
@@ -394,20 +448,11 @@ class CapsuleDetector(nn.Module):
             nn.Conv3d(c_full, 1, 1),
         )
 
-        # capsules
-        self.drop_deep = MCDropout(dropout, channelwise=True)
-        self.primary = PrimaryCaps(c_deep, primary_caps, kernel_size=3, stride=2, padding=1)
-        self.class_caps = ConvCaps1x1(
-            primary_caps,
-            num_classes,
-            iters=routing_iters,
-            final_lambda=final_lambda,
-            cost_norm=cost_norm,
-        )
-
-        # decoder: every block runs once per MC trial, so it stays narrow (see module notes)
+        # decoder: every layer here runs once per MC trial, so it stays narrow and stops at
+        # half resolution (see the module notes on cost)
         c_caps = num_classes * (POSE_DIM + 1)
         self.dec_in = nn.Conv2d(c_caps, 2 * d_q, 1)
+        self.drop_in = MCDropout(dropout, channelwise=True)
         self.up_quarter = nn.ConvTranspose2d(2 * d_q, d_q, 4, 2, 1)  # G -> H/4
         self.drop_quarter = MCDropout(dropout, channelwise=True)
         self.up_half = nn.ConvTranspose2d(d_q, d_h, 4, 2, 1)  # H/4 -> H/2
@@ -425,7 +470,7 @@ class CapsuleDetector(nn.Module):
     # ---- the deterministic part
 
     def encode(self, clips: torch.Tensor, generators: Generators | None = None) -> Features:
-        """Run the encoder and the decoder's skip projections.
+        """Encoder, capsules, class activations and the decoder's skip projections.
 
         Args:
             clips: ``[B, 3, T, H, W]`` in ``[0, 1]``, ``H`` and ``W`` divisible by 8.
@@ -433,13 +478,14 @@ class CapsuleDetector(nn.Module):
 
         Returns:
             :class:`Features`; deterministic when ``dropout_in == "head"``.
+
+        Raises:
+            ValueError: for a clip size that does not fit (see the constructor).
         """
         _, _, t, h, w = clips.shape
         if h % 8 or w % 8:
             raise ValueError(f"clip height and width must be divisible by 8, got {h}x{w}")
-        for got, want, what in zip(
-            (t, h, w), self.clip_shape, ("length", "height", "width"), strict=False
-        ):
+        for got, want, what in zip((t, h, w), self.clip_shape, ("length", "height", "width")):
             if want is not None and got != want:
                 raise ValueError(f"clip {what} {got} differs from the model's {want}")
         enc = self.encoder(clips, generators if self.dropout_in == "all" else None)
@@ -453,8 +499,35 @@ class CapsuleDetector(nn.Module):
             half = F.interpolate(half, size=(t, h // 2, w // 2), mode="trilinear")
         if full.shape[-3:] != (t, h, w):
             full = F.interpolate(full, size=(t, h, w), mode="trilinear")
+
+        p_pose, p_act = self.primary(deep)  # [B, G, G, P, 16], [B, G, G, P]
+        offset = None
+        if self.evidence is not None:
+            g = p_act.shape[1:3]
+            offset = self.evidence(F.adaptive_avg_pool2d(deep, g)).permute(0, 2, 3, 1)
+        pose, act = self.class_caps(p_pose, p_act, offset)  # [B, G, G, C, 16], [B, G, G, C]
+        actor_logits = self.actor(deep).squeeze(1)  # [B, H/4, W/4]
+        if self.class_pool == "mean":  # E.2: plain mean over the grid
+            presence = torch.ones_like(act[..., :1])
+        elif self.class_pool == "actor":
+            # where the actor is, as the supervised actor map says; detached so the class loss
+            # cannot move the attention towards whatever is easiest to classify
+            g = act.shape[1]
+            prob = torch.sigmoid(actor_logits.detach()).unsqueeze(1)
+            presence = F.adaptive_avg_pool2d(prob, (g, g)).squeeze(1).unsqueeze(-1)  # [B,G,G,1]
+        else:  # weight each position by how much primary-capsule activity it routes
+            presence = p_act.sum(dim=-1, keepdim=True)  # [B, G, G, 1]
+        weight = presence / presence.sum(dim=(1, 2), keepdim=True).clamp_min(1e-6)
+        activations = (weight * act).sum(dim=(1, 2))  # [B, C]
+        pose_w = weight * act
+        pose_w = pose_w / pose_w.sum(dim=(1, 2), keepdim=True).clamp_min(1e-6)
+        poses = (pose_w.unsqueeze(-1) * pose).sum(dim=(1, 2))  # [B, C, 16]
         return Features(
-            deep=deep,
+            activations=activations,
+            poses=poses,
+            caps_pose=pose,
+            caps_act=act,
+            actor_logits=actor_logits,
             quarter=self.proj_quarter(deep),
             half=self.proj_half(half),
             full=self.score_full(full),
@@ -469,38 +542,26 @@ class CapsuleDetector(nn.Module):
         *,
         generators: Generators | None = None,
     ) -> DetectorOutput:
-        """Capsules, masking and decoder.
+        """Class-conditional masking and the decoder.
 
         Args:
             features: from :meth:`encode`, possibly :meth:`Features.repeat_trials`-ed; the batch
-                of ``features.deep`` (``B'``) is the batch of the output.
+                ``B'`` of its capsule fields is the batch of the output.
             target: ``[B']`` ground-truth class indices (training: mask with them) or ``None``
-                (mask with the predicted class).
+                (mask with the predicted class, the argmax of ``features.activations``).
             generators: ``k`` per-trial dropout generators (MC mode, always active; ``B'`` is
                 read as ``k`` trial-major chunks) or ``None`` (ordinary dropout).
 
         Returns:
             :class:`DetectorOutput` with batch ``B'``.
         """
-        x = self.drop_deep(features.deep, generators)
-        p_pose, p_act = self.primary(x)  # [B', G, G, P, 16], [B', G, G, P]
-        pose, act = self.class_caps(p_pose, p_act)  # [B', G, G, C, 16], [B', G, G, C]
-        if self.class_pool == "mean":  # E.2: plain mean over the grid
-            presence = torch.ones_like(act[..., :1])
-        else:  # weight each position by how much primary-capsule activity it routes
-            presence = p_act.sum(dim=-1, keepdim=True)  # [B', G, G, 1]
-        weight = presence / presence.sum(dim=(1, 2), keepdim=True).clamp_min(1e-6)
-        activations = (weight * act).sum(dim=(1, 2))  # [B', C]
-        pose_w = weight * act
-        pose_w = pose_w / pose_w.sum(dim=(1, 2), keepdim=True).clamp_min(1e-6)
-        poses = (pose_w.unsqueeze(-1) * pose).sum(dim=(1, 2))  # [B', C, 16]
-
-        cls = activations.argmax(dim=1) if target is None else target
+        pose, act = features.caps_pose, features.caps_act
+        cls = features.activations.argmax(dim=1) if target is None else target
         onehot = F.one_hot(cls, self.num_classes).to(pose.dtype)[:, None, None, :]  # [B',1,1,C]
         masked = torch.cat([pose * onehot.unsqueeze(-1), (act * onehot).unsqueeze(-1)], dim=-1)
         z = masked.flatten(3).permute(0, 3, 1, 2)  # [B', C*17, G, G]; zero outside the class
 
-        z = F.relu(self.dec_in(z))
+        z = self.drop_in(F.relu(self.dec_in(z)), generators)
         z = F.relu(_add_skip(self.up_quarter(z), features.quarter))  # [B', d_q, H/4, W/4]
         z = self.drop_quarter(z, generators)
         z = self.up_half(z).unsqueeze(2)  # [B', d_h, 1, H/2, W/2], broadcast over time
@@ -508,7 +569,7 @@ class CapsuleDetector(nn.Module):
         z = self.drop_half(F.relu(self.mix_half(z)), generators)
         z = self.up_full(self.score_half(z))  # [B', 1, T, H, W]
         logits = _add_skip(z, features.full).squeeze(1)
-        return DetectorOutput(activations=activations, logits=logits, poses=poses)
+        return DetectorOutput(features.activations, logits, features.poses, features.actor_logits)
 
     # ---- passes
 
@@ -541,20 +602,21 @@ class CapsuleDetector(nn.Module):
         *,
         chunk_trials: int | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """MC-dropout prediction: the encoder once, the dropout-bearing head ``trials`` times.
+        """MC-dropout prediction: :meth:`encode` once, the dropout-bearing head ``trials`` times.
 
-        With ``dropout_in == "head"`` the encoder has no dropout, so running it once and the head
-        on ``trials`` copies of its features has exactly the distribution of ``trials`` full
-        passes (and with the same generators, exactly the same outputs). The trials are batched
-        (trial-major), ``chunk_trials`` at a time. Dropout is active whatever the module mode.
-        With ``dropout_in == "all"`` every trial also runs the encoder (still batched).
+        With ``dropout_in == "head"`` nothing before the head has dropout, so running
+        :meth:`encode` once and the head on ``trials`` copies of its output has exactly the
+        distribution of ``trials`` full passes (and, with the same generators, exactly the same
+        outputs). The trials are batched (trial-major), ``chunk_trials`` at a time. Dropout is
+        active whatever the module mode. With ``dropout_in == "all"`` every trial also runs
+        :meth:`encode` (still batched).
 
         Args:
             clips: ``[B, 3, T, H, W]`` in ``[0, 1]``.
-            trials: MC trials ``T_mc``.
+            trials: number of MC trials.
             generator: seeds the per-trial generators (:func:`trial_generators`); ``None`` uses
                 torch's global RNG.
-            chunk_trials: trials per batched head call (default: all at once).
+            chunk_trials: trials per batched call (default: all at once).
 
         Returns:
             ``(act, fg_prob)``: ``[trials, B, C]`` class activations and ``[trials, B, T, H, W]``
@@ -569,11 +631,10 @@ class CapsuleDetector(nn.Module):
         acts, probs = [], []
         for start in range(0, trials, step):
             g = gens[start : start + step]
-            feats = (
-                base.repeat_trials(len(g))
-                if base is not None
-                else self.encode(clips.repeat(len(g), 1, 1, 1, 1), g)
-            )
+            if base is not None:
+                feats = base.repeat_trials(len(g))
+            else:
+                feats = self.encode(clips.repeat(len(g), 1, 1, 1, 1), g)
             out = self.head(feats, generators=g)
             acts.append(out.activations.view(len(g), b, -1))
             probs.append(torch.sigmoid(out.logits).view(len(g), b, *out.logits.shape[1:]))

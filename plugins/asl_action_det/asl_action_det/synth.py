@@ -104,12 +104,17 @@ class SynthParams:
         two_actor_fraction: share of videos with a second actor. Defaults to 0.25.
         min_tube_fraction: shortest tube, as a share of the video's frames. Defaults to 0.4.
         occlusion_fraction: share of videos crossed by an occluder bar. Defaults to 0.5.
-        max_distractors: most moving non-actor shapes per video. Defaults to 2.
+        max_distractors: most moving non-actor shapes per video. Defaults to 1.
         pace_change: whether the action's pace varies within a video (pauses, slow and fast
             stretches). Defaults to True.
         scale_change: largest change of the actor's log-scale over a video. Defaults to 0.4.
         lighting_change: amplitude of the brightness drift (0 = constant). Defaults to 0.3.
         noise: standard deviation of the pixel noise, in 0-255 units. Defaults to 3.0.
+        actor_height: range ``(lo, hi)`` of an actor's standing height as a share of the frame
+            (15 % smaller when two actors share a video). Defaults to (0.6, 0.8).
+        limb_width: thickness of limbs, torso and head relative to the base build.
+            Defaults to 1.5.
+        background_contrast: contrast of the background texture, 0 (flat) to 1. Defaults to 0.5.
         classes: which action classes to use, in label order. Defaults to all of :data:`CLASSES`.
         workers: processes that draw videos; 0 = one per CPU (at most 8), used only for 32 videos
             or more. The result does not depend on it. Defaults to 0.
@@ -131,7 +136,7 @@ class SynthParams:
         default=0.5, converter=float, validator=[validators.ge(0.0), validators.le(1.0)]
     )
     max_distractors: int = field(
-        default=2, converter=int, validator=[validators.ge(0), validators.le(8)]
+        default=1, converter=int, validator=[validators.ge(0), validators.le(8)]
     )
     pace_change: bool = field(default=True, validator=validators.instance_of(bool))
     scale_change: float = field(
@@ -141,8 +146,22 @@ class SynthParams:
         default=0.3, converter=float, validator=[validators.ge(0.0), validators.le(0.5)]
     )
     noise: float = field(default=3.0, converter=float, validator=validators.ge(0.0))
+    actor_height: tuple[float, float] = field(
+        default=(0.6, 0.8), converter=lambda v: tuple(float(x) for x in v)
+    )
+    limb_width: float = field(
+        default=1.5, converter=float, validator=[validators.gt(0.0), validators.le(3.0)]
+    )
+    background_contrast: float = field(
+        default=0.5, converter=float, validator=[validators.ge(0.0), validators.le(1.0)]
+    )
     classes: tuple[str, ...] = field(default=CLASSES, converter=_classes, validator=_check_classes)
     workers: int = field(default=0, converter=int, validator=validators.ge(0))
+
+    @actor_height.validator
+    def _check_actor_height(self, _attr: Any, value: tuple[float, ...]) -> None:
+        if len(value) != 2 or not 0.1 <= value[0] <= value[1] <= 0.9:
+            raise ValueError(f"actor_height must be (lo, hi) with 0.1 <= lo <= hi <= 0.9, got {value}")
 
     @max_frames.validator
     def _check_max_frames(self, _attr: Any, value: int) -> None:
@@ -312,8 +331,11 @@ def _pace(rng: np.random.Generator, n: int, enabled: bool) -> np.ndarray:
     return out
 
 
-def _background(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
-    """A scrolling textured background ``float32[n, size, size, 3]``."""
+def _background(rng: np.random.Generator, n: int, size: int, contrast: float) -> np.ndarray:
+    """A scrolling textured background ``float32[n, size, size, 3]``.
+
+    ``contrast`` scales the texture around its mean colour (the draws do not depend on it).
+    """
     f = np.fft.fftfreq(size)
     radius = np.sqrt(f[:, None] ** 2 + f[None, :] ** 2)
     filt = 1.0 / (1.0 + (radius / rng.uniform(0.04, 0.15)) ** 2)
@@ -331,7 +353,7 @@ def _background(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
     moving = tex[rows[:, :, None], cols[:, None, :]]
     c1 = rng.uniform(30, 200, size=3).astype(np.float32)
     c2 = rng.uniform(30, 200, size=3).astype(np.float32)
-    return c1 + (c2 - c1) * moving[..., None]
+    return c1 + (c2 - c1) * (0.5 + contrast * (moving[..., None] - 0.5))
 
 
 def _bounce(start: float, speed: float, n: int, lo: float, hi: float) -> np.ndarray:
@@ -401,7 +423,7 @@ def _plan_actor(
     p, q = _segments(pose)
 
     # height in pixels: smaller when two actors share the frame; drifts (approach/recede)
-    base = rng.uniform(0.36, 0.48) * (0.85 if slots > 1 else 1.0) * size
+    base = rng.uniform(*params.actor_height) * (0.85 if slots > 1 else 1.0) * size
     drift = params.scale_change * rng.uniform(-1, 1) * (np.linspace(0, 1, length) - 0.5)
     height = base * np.exp(drift)
     facing = rng.choice([-1.0, 1.0])
@@ -426,7 +448,7 @@ def _plan_actor(
     flip = np.array([facing, 1.0])
     p_px = offset + xy * flip * p * scale
     q_px = offset + xy * flip * q * scale
-    radius = np.maximum(_SEGMENT_RADII[None, :] * height[:, None], 0.8)
+    radius = np.maximum(params.limb_width * _SEGMENT_RADII[None, :] * height[:, None], 0.8)
 
     body, head = _colour(rng), _colour(rng)
     palette = np.where(_FAR_SEGMENTS[:, None], 0.7 * body, body)
@@ -491,7 +513,7 @@ def _render_video(rng: np.random.Generator, action: str, params: SynthParams) ->
     """Draw one video of ``action``: frames, visible-actor mask and one ACT tube per actor."""
     size = params.size
     n = int(rng.integers(params.min_frames, params.max_frames + 1))
-    frames = _background(rng, n, size)
+    frames = _background(rng, n, size, params.background_contrast)
     _draw_distractors(rng, frames, int(rng.integers(0, params.max_distractors + 1)))
 
     slots = 2 if rng.uniform() < params.two_actor_fraction else 1

@@ -75,7 +75,8 @@ class ActionDetParams:
         iterations: training iterations per cycle (the model is retrained from scratch).
         batch_size: clips per training batch.
         lr: Adam learning rate.
-        seg_weight: weight of the localisation loss against the spread loss.
+        seg_weight: weight of the localisation losses (pixels and actor map).
+        cls_weight: weight of the spread loss.
         margin_start, margin_end: spread-loss margin schedule.
         flip: random horizontal flips in training.
         mc_trials: ``T`` dropout trials of ``predict``.
@@ -102,6 +103,7 @@ class ActionDetParams:
     batch_size: int = field(default=4, converter=int, validator=_positive)
     lr: float = field(default=1e-3, converter=float, validator=_positive)
     seg_weight: float = field(default=1.0, converter=float)
+    cls_weight: float = field(default=1.0, converter=float)
     margin_start: float = field(default=0.2, converter=float)
     margin_end: float = field(default=0.9, converter=float)
     flip: bool = True
@@ -235,7 +237,7 @@ class ActionDetTask(Configurable):
         import torch
 
         from .clips import train_clip
-        from .losses import margin_at, pixel_bce_per_frame, spread_loss
+        from .losses import actor_map_loss, margin_at, pixel_bce_per_frame, spread_loss
 
         p = self.params
         device = self._device()
@@ -254,7 +256,7 @@ class ActionDetTask(Configurable):
         progress.start(p.iterations, "steps")
         for step in range(p.iterations):
             picks = rng.integers(len(prepared), size=p.batch_size)
-            clips, masks, weights, classes = [], [], [], []
+            clips, masks, weights, classes, shown = [], [], [], [], []
             for k in picks:
                 v, lab, target, w = prepared[int(k)]
                 center = int(lab[rng.integers(lab.size)])
@@ -268,6 +270,8 @@ class ActionDetTask(Configurable):
                 masks.append(mask)
                 weights.append(np.where(valid, w[index], 0.0))
                 classes.append(v.label)
+                # a clip centred on a labelled frame without actor shows nothing of the class
+                shown.append(bool(target[center].any()))
             x = (
                 torch.from_numpy(np.stack(clips))
                 .float()
@@ -279,11 +283,16 @@ class ActionDetTask(Configurable):
             fw = torch.from_numpy(np.stack(weights).astype(np.float32)).to(device)
             cls = torch.as_tensor(classes, dtype=torch.long, device=device)
             out = model(x, target=cls)
-            cls_loss = spread_loss(
-                out.activations, cls, margin_at(step, p.iterations, p.margin_start, p.margin_end)
+            margin = margin_at(step, p.iterations, p.margin_start, p.margin_end)
+            on = torch.as_tensor(shown, device=device)
+            cls_loss = (
+                spread_loss(out.activations[on], cls[on], margin)
+                if bool(on.any())
+                else out.activations.sum() * 0.0
             )
             seg_loss = loss.reduce(pixel_bce_per_frame(out.logits, y), fw).mean()
-            total = cls_loss + p.seg_weight * seg_loss
+            seg_loss = seg_loss + actor_map_loss(out.actor_logits, y, fw)
+            total = p.cls_weight * cls_loss + p.seg_weight * seg_loss
             if not torch.isfinite(total):
                 # never keep training on garbage: a NaN here poisons every later step
                 raise FloatingPointError(
@@ -328,7 +337,10 @@ class ActionDetTask(Configurable):
                 act_sum = np.zeros(self.num_classes)
                 for frames, index, valid in self._tiles(video):
                     out = model(self._clip_tensor(frames, index).to(device))
-                    act_sum += out.activations.sum(0).cpu().numpy()
+                    # clips vote for the video's class by how much actor they show, so stretches
+                    # outside the tube (no class evidence) hardly count
+                    shown = torch.sigmoid(out.actor_logits).mean(dim=(1, 2), keepdim=True)
+                    act_sum += (out.activations * shown[:, :, 0]).sum(0).cpu().numpy()
                     pred = (out.logits > 0).cpu().numpy()  # sigmoid >= 0.5
                     real = index[valid]
                     p_valid = pred[valid]
