@@ -59,7 +59,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-root", default="data/synthetic_actions")
     ap.add_argument("--iterations", type=int, default=None)
-    ap.add_argument("--init-pct", type=float, default=3.0)
+    ap.add_argument("--init-pct", type=float, default=1.0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-full", action="store_true", help="skip the 100 %% labels run")
     ap.add_argument("--record", action="store_true")

@@ -15,10 +15,9 @@ Two things are measured, both on CPU with ``torch.set_num_threads(2)`` (override
   the class is the motion of the actor — right, left, down, up, or pulsing in place. Only the
   actor is in the mask, so both tasks need motion.
 
-    python benchmarks/bench_action_det_mc.py             # MC speed table
+    python benchmarks/bench_action_det_mc.py [--record]  # MC speed table (--record: append it
+                                                         # to docs/benchmarks.md)
     python benchmarks/bench_action_det_mc.py --learn     # toy training run (~1-2 min)
-
-Nothing is recorded to docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -33,7 +32,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import best_of, machine, markdown_table
+from _common import best_of, machine, markdown_table, record
 from asl_action_det.losses import margin_at, pixel_bce_per_frame, spread_loss
 from asl_action_det.model import CapsuleDetector, trial_generators
 
@@ -226,7 +225,8 @@ def mc_speed(args: argparse.Namespace) -> None:
         "speed-up",
         "max |diff|",
     )
-    print(markdown_table(headers, rows))
+    table = markdown_table(headers, rows)
+    print(table)
 
     model.train()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -244,7 +244,15 @@ def mc_speed(args: argparse.Namespace) -> None:
         opt.step()
 
     t_step, _ = best_of(step, args.repeat)
-    print(f"\ntraining step (forward + backward + Adam), batch 4: {t_step:.3f} s")
+    note = f"Training step (forward + backward + Adam), batch 4: {t_step:.3f} s."
+    print("\n" + note)
+    if args.record:
+        record(
+            "action_det MC-dropout scoring: batched head vs T full passes",
+            table,
+            f"{note} torch {torch.__version__}, {torch.get_num_threads()} threads, best of "
+            f"{args.repeat}; 24 classes, random clips.",
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -253,6 +261,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--trials", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--learn", action="store_true", help="run the toy learnability check")
+    parser.add_argument("--record", action="store_true", help="append the MC table to the docs")
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--lr", type=float, default=1e-3)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
-from asl_action_det.losses import margin_at, pixel_bce_per_frame, spread_loss
+from asl_action_det.losses import actor_map_loss, margin_at, pixel_bce_per_frame, spread_loss
 
 
 def test_spread_loss_hand_computed():
@@ -63,3 +65,30 @@ def test_margin_schedule_is_linear_from_start_to_end():
     assert margin_at(0, 1) == pytest.approx(0.9)
     values = [margin_at(s, 100, 0.1, 0.5) for s in range(100)]
     assert values == sorted(values)
+
+
+def test_actor_map_loss_hand_computed():
+    """The soft target is the weighted-frame mean of the masks, area-pooled to the map.
+
+    One clip, 2 frames of 2x2 pixels, map 1x1: frame 0 (weight 1) has 2 of 4 pixels on, frame 1
+    (weight 0) is ignored, so the target is 0.5 and the loss is BCE(logit 0, 0.5) = log 2.
+    """
+    target = torch.tensor([[[[1.0, 1.0], [0.0, 0.0]], [[1.0, 1.0], [1.0, 1.0]]]])  # [1, 2, 2, 2]
+    weights = torch.tensor([[1.0, 0.0]])
+    loss = actor_map_loss(torch.zeros(1, 1, 1), target, weights)
+    assert loss.item() == pytest.approx(math.log(2.0))
+    # BCE against a soft target is smallest at that probability: a confident logit costs more
+    assert actor_map_loss(torch.full((1, 1, 1), 3.0), target, weights).item() > math.log(2.0)
+
+
+def test_actor_map_loss_ignores_clips_without_weighted_frames():
+    """Clips whose frames all weigh 0 do not count; none at all gives 0 (with a gradient path)."""
+    target = torch.zeros(2, 2, 4, 4)
+    logits = torch.zeros(2, 2, 2, requires_grad=True)
+    weights = torch.tensor([[1.0, 1.0], [0.0, 0.0]])
+    one = actor_map_loss(logits, target, weights)
+    assert one.item() == pytest.approx(math.log(2.0))
+    none = actor_map_loss(logits, target, torch.zeros(2, 2))
+    assert none.item() == 0.0
+    none.backward()
+    assert logits.grad is not None

@@ -233,3 +233,44 @@ def test_features_repeat_trials_shares_the_skips(model):
     assert rep.full.shape[0] == 2 and rep.half.shape[0] == 2
     torch.testing.assert_close(rep.caps_pose[4:], feats.caps_pose)
     torch.testing.assert_close(rep.activations[2:4], feats.activations)
+
+
+# --------------------------------------------------------------------------- class pooling
+
+
+def test_actor_pooling_follows_the_actor_map():
+    """With class_pool="actor" the clip's class activations are the per-position activations
+    averaged with the actor map's weights: an actor map that is on in one grid cell only makes
+    the clip score that cell's activations."""
+    torch.manual_seed(0)
+    m = CapsuleDetector(C, class_pool="actor").eval()
+    # the 1/4-res actor map is 16x16 for a 64x64 clip; on only in the 2x2 block of grid cell (1, 2)
+    logits = torch.full((1, 1, 16, 16), -30.0)
+    logits[:, :, 2:4, 4:6] = 30.0
+    m.actor.register_forward_hook(lambda _mod, _inp, _out: logits)
+    with torch.no_grad():
+        feats = m.encode(_clips(b=1))
+    torch.testing.assert_close(feats.activations, feats.caps_act[:, 1, 2], rtol=1e-4, atol=1e-5)
+
+
+def test_mean_pooling_is_the_plain_grid_mean():
+    """class_pool="mean" (E.2) averages the per-position activations with equal weights."""
+    torch.manual_seed(0)
+    m = CapsuleDetector(C, class_pool="mean").eval()
+    with torch.no_grad():
+        feats = m.encode(_clips(b=2))
+    torch.testing.assert_close(feats.activations, feats.caps_act.mean(dim=(1, 2)))
+
+
+def test_evidence_starts_at_zero_so_initial_activations_are_pure_routing():
+    """The activation-evidence read-out is zero at initialisation: the class capsules then give
+    exactly what routing without an offset gives."""
+    torch.manual_seed(0)
+    m = CapsuleDetector(C, evidence=True).eval()
+    with torch.no_grad():
+        enc = m.encoder(_clips(b=2))
+        p_pose, p_act = m.primary(enc.deep)
+        pure = m.class_caps(p_pose, p_act)
+        feats = m.encode(_clips(b=2))
+    torch.testing.assert_close(feats.caps_act, pure[1])
+    assert CapsuleDetector(C, evidence=False).evidence is None

@@ -304,3 +304,46 @@ def test_replaces_an_earlier_synthetic_dataset(tmp_path: Path):
     assert len(ds.videos("train")) == 2
     assert len(list((out / "Frames").glob("*/*"))) == 3
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
+
+
+def test_params_reject_bad_actor_height():
+    """actor_height must be an ordered pair inside [0.1, 0.9]."""
+    with pytest.raises(ConfigError, match="actor_height"):
+        SyntheticActionsDataset.from_config({"actor_height": (0.8, 0.6)})
+    with pytest.raises(ConfigError, match="actor_height"):
+        SyntheticActionsDataset.from_config({"actor_height": (0.5, 0.95)})
+
+
+def test_actor_height_sets_the_box_height(tmp_path: Path):
+    """Taller actors give taller boxes: the median box height follows ``actor_height``."""
+    heights = {}
+    for name, rng in (("small", (0.3, 0.3)), ("large", (0.7, 0.7))):
+        params = attrs.evolve(
+            TINY, occlusion_fraction=0.0, two_actor_fraction=0.0, actor_height=rng, scale_change=0.0
+        )
+        ds = open_dataset(generate_synthetic_actions(tmp_path / name, params))
+        boxes = np.concatenate([t.boxes for r in ds.videos("train") for t in r.tubes])
+        heights[name] = float(np.median(boxes[:, 3] - boxes[:, 1] + 1)) / params.size
+    # a standing figure's box is about its height (bends and jumps change it a little)
+    assert 0.2 < heights["small"] < 0.4 < 0.55 < heights["large"] < 0.85
+
+
+def test_background_contrast_zero_gives_a_flat_background(tmp_path: Path):
+    """With contrast 0, no noise and no clutter, a frame without actor is one colour."""
+    params = attrs.evolve(
+        TINY,
+        background_contrast=0.0,
+        noise=0.0,
+        max_distractors=0,
+        occlusion_fraction=0.0,
+        lighting_change=0.0,
+    )
+    ds = open_dataset(generate_synthetic_actions(tmp_path / "flat", params))
+    record = next(iter(ds.videos("train")))
+    frames, mask = ds.read_frames(record.id), ds.gt_mask(record.id)
+    empty = ~mask.any(axis=(1, 2))
+    if empty.any():
+        frame = frames[np.flatnonzero(empty)[0]].reshape(-1, 3)
+    else:  # no empty frame: the background pixels of frame 0
+        frame = frames[0][~mask[0]]
+    assert np.ptp(frame.astype(int), axis=0).max() <= 1

@@ -43,20 +43,23 @@ instead — a mean over pose entries, and a share of the (normalised) input acti
 mean across output capsules is removed (``cost_norm="center"``). Dividing by the std as well
 (``cost_norm="zscore"``, VCN) forces *every* routing problem to pick a winner, however close its
 costs: in the 2-D design every grid position routes on its own and the class score pools the
-positions, so background positions then add confident noise to every class score. On a probe with
-the class signal in 10 % of the grid (model.py, training notes), centring plus presence pooling
-learnt in 40-100 steps; the z-score needed 240-300 with presence pooling and stayed at chance for
-300 with the plain mean. Normalising the input
-activity removes a dead state seen in training: with an absolute share, all primary capsules
-going quiet drove every share, hence every cost difference, to zero, and the gradient with them.
+positions, so background positions then add confident noise to every class score. On a toy with
+the class signal in 10 % of the grid (``benchmarks/bench_action_det_mc.py --learn``), centring plus
+presence pooling learnt in 40-100 steps; the z-score needed 240-300 with presence pooling and
+stayed at chance for 300 with the plain mean. (On the synthetic actions neither learnt in a CPU
+cycle without help; see the training notes of ``model.py``.) Normalising the input activity
+removes a dead state seen in training: with an absolute share, all primary capsules going quiet
+drove every share, hence every cost difference, to zero, and the gradient with them.
 The sign follows VCN and the paper: low cost (tight agreement) means active.
 
 **Constants.** ``eps = 1e-4`` is added to every variance and floors the sums that are divided
 by. Votes are O(1) (poses of a few units times ``W ~ N(0, 0.1)``), so it never changes a real
 variance, yet it bounds ``log sigma^2 >= -9.2`` and ``1/sigma^2 <= 1e4``: identical votes give a
-finite, very low cost and finite gradients instead of ``-inf``/``nan``. ``final_lambda = 3``:
-with centred costs the per-position activations start near 0.5 and must be able to reach the
-spread loss's margins; 1 learnt slower and 10 made training unstable on the toy.
+finite, very low cost and finite gradients instead of ``-inf``/``nan``. ``final_lambda``
+defaults to 3 here: with centred costs the per-position activations start near 0.5 and must be
+able to reach the spread loss's margins; on the toy 1 learnt slower and 10 made training
+unstable. The detector uses 1 (its activations also carry linear evidence, and a sharp final
+E-step flattened them; see the training notes of ``model.py``).
 
 **Implementation.** Every sum over the inputs or the pose entries is an ``einsum`` on the
 ``[N, I, J, D]`` votes and the variance is ``E[V^2] - mu^2`` (floored at 0), so no temporary of

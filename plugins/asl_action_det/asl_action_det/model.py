@@ -1,6 +1,43 @@
 """Capsule action detector with an MC-dropout head (paper §3.3; specs §E.1-E.2).
 
-TRAINING_NOTES_PLACEHOLDER
+Training notes
+--------------
+What made the detector learn within a CPU cycle (250 steps of 4 clips), and what did not. All
+probes ran on the synthetic data with every frame labelled, one thread, 300-400 steps; "acc" is
+the running training accuracy over the last 50 steps (chance 1/6; +-3 points of noise), "IoU"
+the running pixel IoU of the training batches.
+
+* **The data was too hard for the budget.** With actors 23-31 px tall and limbs 2-3 px wide on
+  high-contrast textures (the first generator defaults), not even a *linear* classifier on the
+  mean-pooled encoder features (cross-entropy) left chance in 400 steps, and the pixel IoU reached
+  0.14-0.24. Actors of 60-80 % of the frame height, 1.5x thicker limbs, half the background
+  contrast and at most one distractor (the current defaults; every difficulty knob is still in
+  :class:`~.synth.SynthParams`) lifted the IoU to 0.5-0.6 in 250-300 steps.
+* **Classification needs attention on the actor.** On the easier data the linear probe still
+  stayed at chance with mean or max pooling over the grid; pooled with the ground-truth mask it
+  reached 0.36, and pooled with a *learned* coarse actor map (``actor_logits``, trained against
+  the time-averaged target masks by :func:`~.losses.actor_map_loss`) 0.35 at 250 steps. Hence
+  ``class_pool="actor"``: the per-position class activations are pooled with that map (detached,
+  so the class loss cannot move the attention). The primary-activation weighting
+  (``"presence"``, an earlier default) and the plain mean (E.2) stayed at chance.
+* **EM routing alone learns too slowly here.** With actor pooling the capsule classifier stayed
+  at chance for 400 steps whatever we tried on the routing: the centred or the z-scored cost
+  (VCN), ``final_lambda`` 1 or 3, learning rate 1e-3 or 3e-3, spread-loss weight 1 or 3, a
+  cross-entropy on the activations instead of the spread loss, and the cost without the share
+  factor. The class capsules therefore get **activation evidence**: a 1x1 linear read-out of the
+  encoder features under each grid position is added to ``beta_a`` (``evidence=True``; zero at
+  initialisation, so training starts from pure routing). Routing still decides the poses that the
+  decoder reads and still modulates the activations by agreement. With evidence, a single EM
+  iteration reached 0.28-0.29 at 250-300 steps and 3 iterations did too with ``final_lambda=1``,
+  but not with ``final_lambda=3``: a sharp E-step feeds the winning class more share of the
+  inputs, whose cost then rises, which flattened the activations (their std across classes fell
+  to 0.02). ``evidence=False`` gives the paper's pure routing.
+* **Clips without an actor carry no class.** A clip centred on a labelled frame outside the tube
+  shows background only; its spread loss is skipped (the pixel losses still apply), and at test a
+  clip's vote for the video class is weighted by its mean actor probability.
+* Classification remains the weak part at this budget (it is still learning when a cycle stops);
+  the localisation, which the f-mAP / v-mAP measure, learns first. See docs/tasks/action_det.md
+  for the measured numbers.
 """
 
 from __future__ import annotations
@@ -222,8 +259,8 @@ class TinyEncoder3D(nn.Module):
     on top, the input can carry a temporal-difference channel per colour (``x_t - x_{t-1}``, 0 for
     the first frame). The difference is free (three extra input channels at the stem) and hands
     the first layer the sign of motion at every edge, which a freshly initialised 3-D conv needs
-    many steps to discover; the toy in the training notes of this module learns direction of
-    motion much faster with it.
+    many steps to discover; the toy of ``benchmarks/bench_action_det_mc.py --learn`` learns the
+    direction of motion much faster with it.
 
     Normalisation is GroupNorm, not BatchNorm: CPU batches are 2-8 clips, too few for batch
     statistics, and GroupNorm is per sample, so batching MC trials cannot change any output.
@@ -347,16 +384,21 @@ class CapsuleDetector(nn.Module):
     vector, since the grid says where the class capsule agrees, which the decoder needs to
     localise; the masked class-activation map rides along as one more channel per class.
 
-    Class activation = grid pooling of the per-position class activations. E.2 takes the plain
-    mean (``class_pool="mean"``); the default ``"presence"`` weights each position by the summed
-    activation of its primary capsules, so positions where nothing is present (background) can
-    abstain instead of adding noise to every class score. See the training notes above.
+    Class activation = grid pooling of the per-position class activations. The default
+    ``class_pool="actor"`` weights each position by the detector's coarse actor map
+    (``actor_logits``, its own loss :func:`~.losses.actor_map_loss`); ``"presence"`` weights by the
+    summed primary-capsule activations and ``"mean"`` is E.2's plain mean. With ``evidence`` a
+    linear read-out of the features is added to the class capsules' activation offsets. Both
+    depart from the paper because the pure version did not learn in a CPU cycle: see the training
+    notes at the top of this module.
 
     Dropout (:class:`MCDropout`, usable as MC dropout with explicit generators) sits in the
     decoder: channel dropout after its capsule input layer, after the 1/4-res block and after the
-    1/2-res block (VCN/ASL put Dropout3d at the encoder output and before the last layer; see the
-    training notes for why none is placed before the capsules). ``dropout_in="all"`` also puts
-    channel dropout inside the encoder; then :meth:`encode` is stochastic and MC repeats it.
+    1/2-res block (VCN/ASL put Dropout3d at the encoder output and before the last layer). The
+    capsules stay deterministic, so MC dropout re-runs only the decoder per trial (the pixel
+    uncertainty that APU scores comes from there) and the class prediction, hence the masking, is
+    the same in every trial. ``dropout_in="all"`` also puts channel dropout inside the encoder;
+    then :meth:`encode` is stochastic and MC repeats it.
 
     Args:
         num_classes: number of actions ``C``.
@@ -364,9 +406,11 @@ class CapsuleDetector(nn.Module):
         encoder_kw: keyword arguments for :func:`build_encoder`.
         primary_caps: primary capsule types ``P``.
         routing_iters: EM iterations.
-        final_lambda: inverse temperature of the last EM M-step.
+        final_lambda: inverse temperature of the last EM M-step (1; see the training notes).
         cost_norm: ``"center"`` or ``"zscore"`` (VCN), see :func:`~.capsules.em_routing`.
-        class_pool: ``"presence"`` (default) or ``"mean"`` (E.2) pooling over the grid.
+        class_pool: ``"actor"`` (default), ``"presence"`` or ``"mean"`` (E.2) pooling over the
+            grid.
+        evidence: add the linear activation evidence to the class capsules (default ``True``).
         dropout: probability of every dropout layer.
         dropout_in: ``"head"`` (encoder and capsules deterministic) or ``"all"``.
         decoder_width: channels of the 1/4-res decoder block (halved at 1/2 res).
@@ -419,7 +463,7 @@ class CapsuleDetector(nn.Module):
         c_half, c_full = encoder.skip_channels
         d_q, d_h = decoder_width, decoder_width // 2
 
-        # capsules (no dropout before them: see the training notes)
+        # capsules (deterministic: MC dropout re-runs only the decoder, see the class notes)
         self.primary = PrimaryCaps(c_deep, primary_caps, kernel_size=3, stride=2, padding=1)
         self.class_caps = ConvCaps1x1(
             primary_caps,
@@ -485,7 +529,8 @@ class CapsuleDetector(nn.Module):
         _, _, t, h, w = clips.shape
         if h % 8 or w % 8:
             raise ValueError(f"clip height and width must be divisible by 8, got {h}x{w}")
-        for got, want, what in zip((t, h, w), self.clip_shape, ("length", "height", "width")):
+        names = ("length", "height", "width")
+        for got, want, what in zip((t, h, w), self.clip_shape, names, strict=True):
             if want is not None and got != want:
                 raise ValueError(f"clip {what} {got} differs from the model's {want}")
         enc = self.encoder(clips, generators if self.dropout_in == "all" else None)

@@ -161,7 +161,9 @@ class SynthParams:
     @actor_height.validator
     def _check_actor_height(self, _attr: Any, value: tuple[float, ...]) -> None:
         if len(value) != 2 or not 0.1 <= value[0] <= value[1] <= 0.9:
-            raise ValueError(f"actor_height must be (lo, hi) with 0.1 <= lo <= hi <= 0.9, got {value}")
+            raise ValueError(
+                f"actor_height must be (lo, hi) with 0.1 <= lo <= hi <= 0.9, got {value}"
+            )
 
     @max_frames.validator
     def _check_max_frames(self, _attr: Any, value: int) -> None:

@@ -99,7 +99,7 @@ class ActionDetParams:
     encoder: str = "tiny"
     dropout: float = field(default=0.3, converter=float)
     dropout_in: str = field(default="head", validator=validators.in_(("head", "all")))
-    iterations: int = field(default=250, converter=int, validator=_positive)
+    iterations: int = field(default=400, converter=int, validator=_positive)
     batch_size: int = field(default=4, converter=int, validator=_positive)
     lr: float = field(default=1e-3, converter=float, validator=_positive)
     seg_weight: float = field(default=1.0, converter=float)
