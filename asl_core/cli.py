@@ -27,6 +27,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -305,24 +306,26 @@ class RichObserver:
 
 def _results_table(results: Sequence[Any], headline: Sequence[str] = ()) -> Table:
     """One row per cycle; the task's headline metrics (all metrics when it names none)."""
-    table = Table(title="Active-learning cycles")
-    for col in ("cycle", "labelled", "% frames", "bought", "cost"):
-        table.add_column(col, justify="right")
+    # no vertical rules, 3-decimal metrics and metric names that may fold onto two lines: ten
+    # columns then fit an 80-column terminal without cutting a number to "0.38…"
+    table = Table(title="Active-learning cycles", box=box.SIMPLE_HEAD, collapse_padding=True)
+    for col in ("cycle", "labelled", "%", "bought", "cost"):
+        table.add_column(col, justify="right", no_wrap=True)
     names: list[str] = []
     for r in results:
         names.extend(k for k in r.metrics if k not in names)
     if headline:
         names = [n for n in headline if n in names]
     for name in names:
-        table.add_column(name, justify="right")
+        table.add_column(name, justify="right", overflow="fold")
     for r in results:
         table.add_row(
             str(r.cycle),
             str(r.labelled_frames),
-            f"{r.labelled_pct:.2f}",
+            f"{r.labelled_pct:.1f}",
             str(r.bought_frames),
             f"{r.cost:g}",
-            *(f"{r.metrics[n]:.4f}" if n in r.metrics else "-" for n in names),
+            *(f"{r.metrics[n]:.3f}" if n in r.metrics else "-" for n in names),
         )
     return table
 
