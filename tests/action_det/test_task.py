@@ -76,3 +76,47 @@ def test_training_on_no_labels_is_refused(task):
     model = task.build_model(np.random.default_rng(0))
     with pytest.raises(ValueError, match="no labelled frame"):
         task.train(model, LabelState(), {}, MGWLoss(), np.random.default_rng(0), NullProgress())
+
+
+
+def _spread_batches(task: ActionDetTask, frames: list[FrameRef], monkeypatch) -> list[int]:
+    """Train on ``frames`` and return the batch size of every spread-loss call."""
+    from asl_action_det import losses
+    from asl_strategies.losses.mgw import MGWLoss
+
+    from asl_core import NullProgress
+
+    calls: list[int] = []
+    real = losses.spread_loss
+
+    def spy(act, target, margin):
+        calls.append(int(act.shape[0]))
+        return real(act, target, margin)
+
+    monkeypatch.setattr(losses, "spread_loss", spy)
+    model = task.build_model(np.random.default_rng(0))
+    annotations = {a.ref: a for a in FakeOracle().annotate(frames, task)}
+    labels = LabelState.from_frames(frames)
+    task.train(model, labels, annotations, MGWLoss(), np.random.default_rng(0), NullProgress())
+    return calls
+
+
+def test_clips_without_an_actor_do_not_train_the_classifier(task, monkeypatch):
+    """A clip centred on a labelled frame outside every tube shows no class: no spread loss."""
+    frames = []
+    for video in task._train.values():
+        empty = np.flatnonzero(~task.dataset.gt_mask(video.id).any(axis=(1, 2)))
+        frames.extend(FrameRef(video.id, int(f)) for f in empty[:1])
+    if not frames:
+        pytest.skip("every frame of the tiny dataset shows an actor")
+    assert _spread_batches(task, frames, monkeypatch) == []
+
+
+def test_clips_with_an_actor_train_the_classifier(task, monkeypatch):
+    """Clips centred on frames that show an actor all enter the spread loss."""
+    frames = []
+    for video in task._train.values():
+        shown = np.flatnonzero(task.dataset.gt_mask(video.id).any(axis=(1, 2)))
+        frames.append(FrameRef(video.id, int(shown[0])))
+    batches = _spread_batches(task, frames, monkeypatch)
+    assert batches == [task.params.batch_size] * task.params.iterations
