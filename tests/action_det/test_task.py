@@ -78,7 +78,6 @@ def test_training_on_no_labels_is_refused(task):
         task.train(model, LabelState(), {}, MGWLoss(), np.random.default_rng(0), NullProgress())
 
 
-
 def _spread_batches(task: ActionDetTask, frames: list[FrameRef], monkeypatch) -> list[int]:
     """Train on ``frames`` and return the batch size of every spread-loss call."""
     from asl_action_det import losses
