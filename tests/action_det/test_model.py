@@ -274,3 +274,13 @@ def test_evidence_starts_at_zero_so_initial_activations_are_pure_routing():
         feats = m.encode(_clips(b=2))
     torch.testing.assert_close(feats.caps_act, pure[1])
     assert CapsuleDetector(C, evidence=False).evidence is None
+
+
+def test_non_square_clips_keep_their_shape():
+    """A 32x48 clip gives 32x48 logits and a 8x12 actor map (every pooling follows H and W)."""
+    torch.manual_seed(0)
+    m = CapsuleDetector(C).eval()
+    with torch.no_grad():
+        out = m(torch.rand(2, 3, 8, 32, 48))
+    assert out.activations.shape == (2, C)
+    assert out.logits.shape == (2, 8, 32, 48) and out.actor_logits.shape == (2, 8, 12)

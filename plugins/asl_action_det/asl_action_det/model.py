@@ -557,9 +557,8 @@ class CapsuleDetector(nn.Module):
         elif self.class_pool == "actor":
             # where the actor is, as the supervised actor map says; detached so the class loss
             # cannot move the attention towards whatever is easiest to classify
-            g = act.shape[1]
             prob = torch.sigmoid(actor_logits.detach()).unsqueeze(1)
-            presence = F.adaptive_avg_pool2d(prob, (g, g)).squeeze(1).unsqueeze(-1)  # [B,G,G,1]
+            presence = F.adaptive_avg_pool2d(prob, act.shape[1:3]).squeeze(1).unsqueeze(-1)
         else:  # weight each position by how much primary-capsule activity it routes
             presence = p_act.sum(dim=-1, keepdim=True)  # [B, G, G, 1]
         weight = presence / presence.sum(dim=(1, 2), keepdim=True).clamp_min(1e-6)
