@@ -6,7 +6,10 @@ import pytest
 from asl_strategies.losses.interpolation import InterpolationLoss
 from asl_strategies.losses.masking import MaskingLoss
 from asl_strategies.losses.mgw import MGWLoss, MGWParams
+from asl_strategies.scorers.aghdam import AghdamScorer
+from asl_strategies.scorers.apu import ApuScorer
 from asl_strategies.scorers.equidistant import EquidistantScorer
+from asl_strategies.scorers.gal import GalScorer
 from asl_strategies.scorers.random import RandomScorer
 from asl_strategies.selectors.global_greedy import GlobalSelector
 from asl_strategies.selectors.local import LocalSelector
@@ -15,7 +18,9 @@ from asl_strategies.selectors.video import VideoSelector
 from asl_core.testing import check_loss, check_scorer, check_selector
 
 
-@pytest.mark.parametrize("scorer", [RandomScorer, EquidistantScorer])
+@pytest.mark.parametrize(
+    "scorer", [RandomScorer, EquidistantScorer, ApuScorer, GalScorer, AghdamScorer]
+)
 def test_scorer_conforms(scorer: type) -> None:
     """The scorer satisfies the Scorer contract checks."""
     check_scorer(scorer)

@@ -11,7 +11,7 @@ from asl_core import Scorer, Selector, SparseLoss
 from asl_core.plugins import make_plugin_manager
 
 EXPECTED = {
-    "scorer": (["equidistant", "random"], Scorer),
+    "scorer": (["aghdam", "apu", "equidistant", "gal", "random"], Scorer),
     "selector": (["global", "local", "video"], Selector),
     "loss": (["interpolation", "masking", "mgw"], SparseLoss),
 }

@@ -12,7 +12,22 @@ from asl_core import hookimpl
 
 @hookimpl
 def register_scorers(register: Register) -> None:
-    """Register the model-free baseline scorers of paper §4.1."""
+    """Register the paper's APU scorer (§3.1, eq. 1-3) and the baselines of §4.1."""
+    register(
+        "apu",
+        "asl_strategies.scorers.apu:ApuScorer",
+        summary="adaptive proximity-aware uncertainty (eq. 1-3): uncertain frames far from labels",
+    )
+    register(
+        "gal",
+        "asl_strategies.scorers.gal:GalScorer",
+        summary="MC-dropout uncertainty U alone (Gal & Ghahramani), no distance term",
+    )
+    register(
+        "aghdam",
+        "asl_strategies.scorers.aghdam:AghdamScorer",
+        summary="pixel entropy (Aghdam et al.), frames within +-w of a label filtered out",
+    )
     register(
         "random",
         "asl_strategies.scorers.random:RandomScorer",
