@@ -14,6 +14,9 @@ from asl_core.cli import main
 BUILTINS = {
     ("scorer", "random"): "asl_strategies.scorers.random",
     ("scorer", "equidistant"): "asl_strategies.scorers.equidistant",
+    ("scorer", "apu"): "asl_strategies.scorers.apu",
+    ("scorer", "gal"): "asl_strategies.scorers.gal",
+    ("scorer", "aghdam"): "asl_strategies.scorers.aghdam",
     ("selector", "global"): "asl_strategies.selectors.global_greedy",
     ("selector", "local"): "asl_strategies.selectors.local",
     ("selector", "video"): "asl_strategies.selectors.video",
@@ -21,6 +24,8 @@ BUILTINS = {
     ("loss", "interpolation"): "asl_strategies.losses.interpolation",
     ("loss", "mgw"): "asl_strategies.losses.mgw",
     ("task", "fake"): "asl_core.testing",
+    ("task", "action_det"): "asl_action_det.task",
+    ("dataset", "synthetic_actions"): "asl_action_det.synth",
     ("oracle", "simulated"): "asl_oracles.simulated",
 }
 
