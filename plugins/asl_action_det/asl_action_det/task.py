@@ -22,6 +22,7 @@ running the encoder once per clip and only the dropout-bearing head ``T`` times.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -74,7 +75,8 @@ class ActionDetParams:
         dropout_in: ``"head"`` (encoder deterministic; fast MC) or ``"all"``.
         iterations: training iterations per cycle (the model is retrained from scratch).
         batch_size: clips per training batch.
-        lr: Adam learning rate.
+        lr: Adam learning rate (the peak, with ``lr_schedule="cosine"``).
+        lr_schedule: ``"cosine"`` (decay to 0 over the cycle's iterations) or ``"constant"``.
         seg_weight: weight of the localisation losses (pixels and actor map).
         cls_weight: weight of the spread loss.
         margin_start, margin_end: spread-loss margin schedule.
@@ -102,6 +104,7 @@ class ActionDetParams:
     iterations: int = field(default=400, converter=int, validator=_positive)
     batch_size: int = field(default=4, converter=int, validator=_positive)
     lr: float = field(default=1e-3, converter=float, validator=_positive)
+    lr_schedule: str = field(default="cosine", validator=validators.in_(("cosine", "constant")))
     seg_weight: float = field(default=1.0, converter=float)
     cls_weight: float = field(default=1.0, converter=float)
     margin_start: float = field(default=0.2, converter=float)
@@ -253,6 +256,14 @@ class ActionDetTask(Configurable):
             prepared.append((v, lab, target, weights))
         model.to(device).train()
         optimiser = torch.optim.Adam(model.parameters(), lr=p.lr)
+        # a cycle ends at a fixed step count, not at convergence: decaying the rate to 0 makes the
+        # evaluated model the average of the last steps' region rather than one noisy Adam step
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimiser,
+            (lambda s: 0.5 * (1.0 + math.cos(math.pi * s / p.iterations)))
+            if p.lr_schedule == "cosine"
+            else (lambda s: 1.0),
+        )
         progress.start(p.iterations, "steps")
         for step in range(p.iterations):
             picks = rng.integers(len(prepared), size=p.batch_size)
@@ -303,6 +314,7 @@ class ActionDetTask(Configurable):
             optimiser.zero_grad(set_to_none=True)
             total.backward()
             optimiser.step()
+            scheduler.step()
             progress.advance(1)
         return model.cpu()
 
