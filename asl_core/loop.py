@@ -27,10 +27,12 @@ import math
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import attrs
 import numpy as np
 from attrs import frozen
 
@@ -41,6 +43,7 @@ from .errors import ConfigError, LedgerError, PluginContractError, RunDirError
 from .interfaces import NullProgress, Oracle, Progress, Scorer, Selector, SparseLoss, Task
 from .ledger import Ledger, LedgerContents
 from .plugins import PluginManager
+from .report import render_report
 from .rundir import (
     FORMAT_VERSION,
     RunDir,
@@ -392,6 +395,7 @@ class ActiveLearningLoop:
                     bought_frames=len(bought),
                     cost=float(sum(r.annotation.cost for r in bought)),
                     metrics=metrics,
+                    seconds=self._timing(cycle),
                 )
                 results.append(result)
                 self.observer.cycle_done(result)
@@ -411,6 +415,9 @@ class ActiveLearningLoop:
                 cycle += 1
 
     def _finish(self, cycle: int, nb: NextBudget, results: list[CycleResult]) -> None:
+        # each result was made before its cycle's score and select phases ran: complete the
+        # timings in place so callers get them too
+        results[:] = [attrs.evolve(r, seconds=self._timing(r.cycle)) for r in results]
         summary = {
             "cycles": [
                 {
@@ -420,6 +427,7 @@ class ActiveLearningLoop:
                     "bought_frames": r.bought_frames,
                     "cost": r.cost,
                     "metrics": dict(r.metrics),
+                    "seconds": dict(r.seconds),
                 }
                 for r in results
             ],
@@ -428,9 +436,44 @@ class ActiveLearningLoop:
             "stopped_because": nb.reason,
         }
         atomic_write_json(self.run_dir.root / "summary.json", summary)
+        report = render_report(
+            results,
+            plugins=dict(self.c.names),
+            seed=self.seed,
+            budget=dict(self.cfg.get("budget", {})),
+            stopped_because=nb.reason,
+            headline=tuple(getattr(self.c.task, "headline_metrics", ())),
+        )
+        atomic_write_bytes(self.run_dir.root / "report.md", report.encode("utf-8"))
         self._state(status="finished", cycle=cycle, phase="done", reason=nb.reason)
 
     # ------------------------------------------------------------------ phases
+
+    @contextlib.contextmanager
+    def _phase(self, cycle: int, name: str) -> Iterator[Progress]:
+        """The observer's phase context, timed: a phase that completes adds its wall-clock
+        seconds to ``cycles/NNN/timing.json`` (atomically; a failed phase records nothing)."""
+        start = time.perf_counter()
+        with self.observer.phase(cycle, name) as progress:
+            yield progress
+        seconds = time.perf_counter() - start
+        path = self.run_dir.cycle_dir(cycle) / "timing.json"
+        timing = self._timing(cycle)
+        timing[name] = round(seconds, 3)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(path, {"seconds": timing})
+
+    def _timing(self, cycle: int) -> dict[str, float]:
+        """Seconds per phase recorded for ``cycle`` (empty when none; unreadable = empty, since
+        timings are informative only and must never stop a run)."""
+        path = self.run_dir.cycle_dir(cycle) / "timing.json"
+        if not path.is_file():
+            return {}
+        try:
+            raw = read_json(path, "timing")["seconds"]
+            return {str(k): float(v) for k, v in raw.items()}
+        except (RunDirError, KeyError, TypeError, ValueError, AttributeError):
+            return {}
 
     def _ckpt_path(self, cycle: int) -> Path:
         return self.run_dir.cycle_dir(cycle) / f"model{self.c.task.checkpoint_suffix}"
@@ -450,7 +493,7 @@ class ActiveLearningLoop:
         if path.is_file() or (self.run_dir.cycle_dir(cycle) / "metrics.json").is_file():
             return
         self._state(cycle=cycle, phase="train")
-        with self.observer.phase(cycle, "train") as progress:
+        with self._phase(cycle, "train") as progress:
             model = self.c.task.build_model(phase_rng(self.seed, cycle, "model"))
             model = self.c.task.train(
                 model,
@@ -469,7 +512,7 @@ class ActiveLearningLoop:
         if path.is_file():
             return {k: float(v) for k, v in read_json(path, "metrics")["metrics"].items()}
         self._state(cycle=cycle, phase="evaluate")
-        with self.observer.phase(cycle, "evaluate") as progress:
+        with self._phase(cycle, "evaluate") as progress:
             raw = self.c.task.evaluate(
                 self._model(cycle), phase_rng(self.seed, cycle, "evaluate"), progress
             )
@@ -531,7 +574,7 @@ class ActiveLearningLoop:
         else:
             outputs_of = ((v.id, {}) for v in self.pool)  # random/equidistant: no inference at all
             phase_name = "score"
-        with self.observer.phase(cycle, phase_name) as progress:
+        with self._phase(cycle, phase_name) as progress:
             progress.start(len(self.pool), "videos")
             for video_id, outputs in outputs_of:
                 if video_id not in self._by_id or video_id in stats:
@@ -561,7 +604,7 @@ class ActiveLearningLoop:
         prepared = scorer.prepare_pool(ordered)
         ordered = {v.id: self._check_stats(prepared.get(v.id), v) for v in self.pool}
         self._state(cycle=cycle, phase="select")
-        with self.observer.phase(cycle, "select") as progress:
+        with self._phase(cycle, "select") as progress:
             progress.start(nb.frames, "frames")
             sel = self.c.selector.select(
                 ordered, labels, nb.frames, scorer, phase_rng(self.seed, cycle, "select")
@@ -639,7 +682,7 @@ class ActiveLearningLoop:
             return contents
         self._state(cycle=cycle, phase="annotate")
         oracle_name = self.c.names["oracle"]
-        with self.observer.phase(cycle, "annotate") as progress:
+        with self._phase(cycle, "annotate") as progress:
             progress.start(len(missing), "frames")
             buffer: list[tuple[int, Any]] = []
             received = 0

@@ -414,6 +414,9 @@ class CycleResult:
         bought_frames: frames bought in this cycle.
         cost: annotation cost of this cycle's purchase.
         metrics: evaluation of the model trained on this cycle's labels.
+        seconds: wall-clock seconds of each phase run for this cycle (``annotate``, ``train``,
+            ``evaluate``, ``score``/``predict``, ``select``), as far as they have run; a phase
+            done in an earlier session of a resumed run keeps the time it took then.
     """
 
     cycle: int
@@ -422,6 +425,7 @@ class CycleResult:
     bought_frames: int
     cost: float
     metrics: FrozenMap[str, float] = field(factory=FrozenMap, converter=_frozen_map)
+    seconds: FrozenMap[str, float] = field(factory=FrozenMap, converter=_frozen_map)
 
     @property
     def labelled_pct(self) -> float:
