@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 demo: install
-	$(BIN)/asl-run --task action_det --scorer random --selector global
+	$(BIN)/asl-run --task action_det --scorer apu --selector global
 
 test: install
 	$(BIN)/python -m pytest

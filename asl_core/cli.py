@@ -7,6 +7,9 @@ Commands::
                                     list registered plugins and any that failed to load
     asl-run data synth --out DIR [--dataset NAME] [--seed N] [--cfg-options K=V ...]
                                     write a synthetic dataset in a real on-disk layout
+    asl-run select --labels FILE [--stats FILE.npz | --probs DIR] --budget N|P% --scorer NAME
+                   [--selector NAME] [--cfg-options K=V ...] [--seed N] [--out FILE]
+                                    choose frames to annotate from your own statistics, no model
 
 Exit codes: 0 success, 2 usage or config error (unknown plugin, bad option, --resume with
 different options), 1 runtime failure (a damaged run directory, a plugin that fails while
@@ -29,6 +32,7 @@ from typing import Any
 
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -45,7 +49,7 @@ from .plugins import KINDS, PluginManager, default_plugin_manager
 
 __all__ = ["main"]
 
-SUBCOMMANDS = ("run", "plugins", "data")
+SUBCOMMANDS = ("run", "plugins", "data", "select")
 
 # CLI flag → dotted config key, for the plain value flags
 _VALUE_FLAGS = {
@@ -67,7 +71,8 @@ def _run_parser() -> argparse.ArgumentParser:
         description=(
             "Active sparse labeling: train, score frames, select the most useful ones, buy their "
             "labels, repeat. Subcommands: 'asl-run plugins' lists plugins, 'asl-run data synth' "
-            "writes a synthetic dataset."
+            "writes a synthetic dataset, 'asl-run select' selects frames from your own per-frame "
+            "statistics."
         ),
         epilog="Example: asl-run --task fake --scorer random --selector global --cycles 3",
     )
@@ -138,6 +143,102 @@ def _data_parser() -> argparse.ArgumentParser:
         help="generator parameters, e.g. num_train=20 size=32",
     )
     return p
+
+
+def _select_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="asl-run select",
+        description=(
+            "Choose the frames to annotate next from per-frame statistics or Monte-Carlo dropout "
+            "probabilities computed by your own model: no model, task or run directory. Prints "
+            "(or writes) a JSON list of {video, frame, score} in pick order; a summary goes to "
+            "stderr. File formats: docs/cli.md."
+        ),
+        epilog=(
+            "Example: asl-run select --stats U.npz --labels labels.json --budget 5% "
+            "--scorer apu --selector global --out sel.json"
+        ),
+    )
+    p.add_argument(
+        "--labels",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help='JSON: {"videos": {"<id>": {"num_frames": N, "labelled": [frame, ...]}, ...}}',
+    )
+    src = p.add_mutually_exclusive_group()
+    src.add_argument(
+        "--stats",
+        type=Path,
+        metavar="FILE.npz",
+        help="numpy.savez archive, one 1-D array per video id: the scorer's per-frame statistic "
+        "(U of eq. 1 for apu and gal, entropy in [0, 1] for aghdam)",
+    )
+    src.add_argument(
+        "--probs",
+        type=Path,
+        metavar="DIR",
+        help="DIR/<video id>.npy per video ('/' in an id is a sub-folder): mc_probs "
+        "float[T, F, C, H, W], reduced by the scorer itself",
+    )
+    p.add_argument(
+        "--budget",
+        required=True,
+        metavar="N|P%",
+        help="frames to select: a count (500) or a percentage of all pool frames (5%%)",
+    )
+    p.add_argument("--scorer", required=True, help="frame scorer, e.g. apu, gal, aghdam, random")
+    p.add_argument("--selector", help="selector: global (default), local or video")
+    p.add_argument(
+        "--cfg-options",
+        nargs="+",
+        metavar="KEY=VALUE",
+        help="scorer and selector parameters, e.g. scorer.sigma=2.0 scorer.lam=0.7",
+    )
+    p.add_argument("--seed", type=int, help="seed of the random streams (default 0)")
+    p.add_argument(
+        "--out", type=Path, metavar="FILE", help="write the JSON here (atomically), not to stdout"
+    )
+    return p
+
+
+# --------------------------------------------------------------------------- select command
+
+
+def cmd_select(args: argparse.Namespace, manager: PluginManager, err: Console) -> int:
+    from .config import parse_cfg_options
+    from .offline import check_out_path, select_from_files, selection_json
+    from .rundir import atomic_write_bytes
+
+    cfg_options = parse_cfg_options(args.cfg_options)
+    if args.out is not None:
+        check_out_path(args.out)  # before the work, not after it
+    result = select_from_files(
+        labels=args.labels,
+        budget=args.budget,
+        scorer=args.scorer,
+        selector=args.selector,
+        stats=args.stats,
+        probs=args.probs,
+        seed=args.seed,
+        cfg_options=cfg_options,
+        manager=manager,
+    )
+    text = selection_json(result.selection)
+    for note in result.notes:
+        err.print(f"[yellow]note:[/] {escape(note)}")
+    if args.out is None:
+        # plain write: rich would treat "[...]" in a video id as markup
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        err.print(escape(result.summary()))
+    else:
+        try:
+            atomic_write_bytes(args.out, text.encode())
+        except OSError as exc:
+            raise AslUsageError(f"{args.out}: cannot write ({exc})") from None
+        err.print(f"{escape(result.summary())}; wrote {escape(str(args.out))}")
+    return 0
 
 
 # --------------------------------------------------------------------------- data command
@@ -463,7 +564,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = argv[0] if argv and argv[0] in SUBCOMMANDS else "run"
     if argv and argv[0] in SUBCOMMANDS:
         argv = argv[1:]
-    parser = {"plugins": _plugins_parser, "data": _data_parser}.get(command, _run_parser)()
+    parser = {
+        "plugins": _plugins_parser,
+        "data": _data_parser,
+        "select": _select_parser,
+    }.get(command, _run_parser)()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: 0 for --help/--version, 2 for usage errors
@@ -474,12 +579,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_plugins(args, manager, out)
         if command == "data":
             return cmd_data(args, manager, out)
+        if command == "select":
+            return cmd_select(args, manager, err)
         return cmd_run(args, manager, out)
+    # messages are escaped: "[T, F, C, H, W]" or a video id in brackets is text, not rich markup
     except AslUsageError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
+        err.print(f"[bold red]error:[/] {escape(str(exc))}")
         return 2
     except AslError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
+        err.print(f"[bold red]error:[/] {escape(str(exc))}")
         return 1
     except RunInterrupted as exc:
         err.print(f"[yellow]interrupted[/]; continue with: asl-run --resume {exc.root}")
@@ -491,7 +599,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("ASL_DEBUG"):
             traceback.print_exception(exc.__cause__)
         err.print(
-            f"[bold red]error:[/] {exc}\n(set ASL_DEBUG=1 for the traceback; completed phases are "
+            f"[bold red]error:[/] {escape(str(exc))}\n(set ASL_DEBUG=1 for the traceback; completed phases are "
             f"saved: continue with asl-run --resume {exc.root})"
         )
         return 1
@@ -499,7 +607,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("ASL_DEBUG"):
             traceback.print_exc()
         err.print(
-            f"[bold red]error:[/] {type(exc).__name__}: {exc} (set ASL_DEBUG=1 for the traceback)"
+            f"[bold red]error:[/] {type(exc).__name__}: {escape(str(exc))} "
+            "(set ASL_DEBUG=1 for the traceback)"
         )
         return 1
 

@@ -89,6 +89,14 @@ class Scorer(Protocol):
     Attributes:
         requires: names of the model outputs :meth:`frame_stats` needs (``frozenset()`` when it
             needs none: the loop then runs no inference at all).
+
+    Optional attribute ``frame_stat_key: str | None`` (not part of the protocol, so scorers
+    without it stay compatible): the name of the ``FrameStats`` array holding the scorer's one
+    per-frame statistic, ``float[F]``, that :meth:`frame_stats` computes (``"u"`` for ``apu``
+    and ``gal``, ``"h"`` for ``aghdam``). A ``FrameStats`` holding only that array must then go
+    through :meth:`prepare_pool` and :meth:`score` exactly like the full :meth:`frame_stats`
+    result. ``asl-run select --stats`` uses it to bring per-frame statistics computed outside
+    the toolkit; missing or ``None``: the scorer cannot take a plain per-frame array.
     """
 
     requires: frozenset[str]
@@ -130,9 +138,12 @@ class Scorer(Protocol):
 
 
 class ScorerBase(Configurable):
-    """Optional base class for scorers: parameters, ``requires`` and an identity ``prepare_pool``."""
+    """Optional base class for scorers: parameters, ``requires``, no ``frame_stat_key`` and an
+    identity ``prepare_pool``."""
 
     requires: ClassVar[frozenset[str]] = frozenset()
+    #: the FrameStats key a plain per-frame array fills (see :class:`Scorer`); None: none
+    frame_stat_key: ClassVar[str | None] = None
 
     def frame_stats(
         self, video: VideoInfo, outputs: Mapping[str, np.ndarray], rng: np.random.Generator

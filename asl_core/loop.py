@@ -60,6 +60,9 @@ __all__ = [
     "Components",
     "LoopObserver",
     "build_components",
+    "build_plugin",
+    "check_selection",
+    "check_stats",
     "create_run",
     "open_run",
     "phase_rng",
@@ -139,6 +142,41 @@ _PROTOCOLS = {
 }
 
 
+def build_plugin(cfg: Mapping[str, Any], section: str, manager: PluginManager) -> tuple[str, Any]:
+    """Build the plugin of one section of a merged config and check it has its interface.
+
+    Used by :func:`build_components` and by ``asl-run select``, which needs only a scorer and a
+    selector (building the task could import torch for nothing).
+
+    Args:
+        cfg: a merged config (:func:`asl_core.config.build_config`).
+        section: one of :data:`asl_core.config.PLUGIN_SECTIONS`, e.g. ``"scorer"``.
+        manager: where the plugin's name is looked up.
+
+    Returns:
+        ``(name, plugin)``.
+
+    Raises:
+        UnknownPluginError, ConfigError: bad name or parameters (exit code 2).
+        PluginContractError: an object that lacks its interface's methods.
+    """
+    kind = PLUGIN_SECTIONS[section]
+    params = dict(cfg[section])
+    name = params.pop("type")
+    obj = manager.build(kind, name, params)
+    proto = _PROTOCOLS[kind]
+    if not isinstance(obj, proto):
+        members = set(getattr(proto, "__annotations__", {})) | {
+            n for n, v in vars(proto).items() if callable(v) and not n.startswith("_")
+        }
+        missing = sorted(m for m in members if not hasattr(obj, m))
+        raise PluginContractError(
+            f"{kind} {name!r} built a {type(obj).__name__} that lacks the {kind} interface "
+            f"({proto.__name__}); missing: {', '.join(missing)}"
+        )
+    return name, obj
+
+
 def build_components(cfg: Mapping[str, Any], manager: PluginManager) -> Components:
     """Build every plugin of a merged config and check they fit together.
 
@@ -148,22 +186,8 @@ def build_components(cfg: Mapping[str, Any], manager: PluginManager) -> Componen
     """
     built: dict[str, Any] = {}
     names: dict[str, str] = {}
-    for section, kind in PLUGIN_SECTIONS.items():
-        params = dict(cfg[section])
-        name = params.pop("type")
-        obj = manager.build(kind, name, params)
-        if not isinstance(obj, _PROTOCOLS[kind]):
-            proto = _PROTOCOLS[kind]
-            members = set(getattr(proto, "__annotations__", {})) | {
-                n for n, v in vars(proto).items() if callable(v) and not n.startswith("_")
-            }
-            missing = sorted(m for m in members if not hasattr(obj, m))
-            raise PluginContractError(
-                f"{kind} {name!r} built a {type(obj).__name__} that lacks the {kind} interface "
-                f"({proto.__name__}); missing: {', '.join(missing)}"
-            )
-        built[section] = obj
-        names[section] = name
+    for section in PLUGIN_SECTIONS:
+        names[section], built[section] = build_plugin(cfg, section, manager)
     requires = frozenset(built["scorer"].requires)
     provided = frozenset(built["task"].outputs)
     if not requires <= provided:
@@ -283,6 +307,63 @@ def labels_up_to(contents: LedgerContents, cycle: int) -> LabelState:
         r.annotation.ref for r in contents.records if r.cycle <= cycle and r.annotation.pseudo
     ]
     return LabelState.from_frames(human).with_added(pseudo, pseudo=True)
+
+
+def check_stats(st: Any, video: VideoInfo, scorer: str) -> FrameStats:
+    """Check that a scorer's ``frame_stats``/``prepare_pool`` gave ``FrameStats`` of ``video``.
+
+    Raises:
+        PluginContractError: naming the scorer, when it is not FrameStats of that video and
+            length.
+    """
+    if not isinstance(st, FrameStats) or st.video != video.id or st.num_frames != video.num_frames:
+        raise PluginContractError(
+            f"scorer {scorer!r}: expected FrameStats for {video.id!r} with "
+            f"{video.num_frames} frames, got {st!r:.200}"
+        )
+    return st
+
+
+def check_selection(
+    sel: Any, labels: LabelState, budget: int, pool: Mapping[str, int], selector: str
+) -> Selection:
+    """Check a selector's result against the Selector contract.
+
+    Args:
+        sel: what ``select`` returned.
+        labels: the labels it was given (of pool videos only).
+        budget: the budget it was given.
+        pool: ``{video id: num_frames}`` of every pool video.
+        selector: the selector's name, for messages.
+
+    Raises:
+        PluginContractError: unless ``sel`` is a Selection of exactly ``min(budget, unlabelled)``
+            distinct, unlabelled pool frames with finite scores.
+    """
+    if not isinstance(sel, Selection):
+        raise PluginContractError(
+            f"selector {selector!r}: select() must return a Selection, got {type(sel).__name__}"
+        )
+    unlabelled = sum(pool.values()) - labels.num_labelled
+    expected = min(budget, unlabelled)
+    if len(sel) != expected:
+        raise PluginContractError(
+            f"selector {selector!r}: selected {len(sel)} frames, expected {expected}"
+        )
+    if len(set(sel.frames)) != len(sel):
+        raise PluginContractError(f"selector {selector!r}: selected a frame twice")
+    if not np.all(np.isfinite(sel.scores)):
+        raise PluginContractError(f"selector {selector!r}: non-finite scores in the selection")
+    for ref in sel.frames:
+        if ref.video not in pool or ref.frame >= pool[ref.video]:
+            raise PluginContractError(
+                f"selector {selector!r}: frame {ref.frame} of {ref.video!r} is not in the pool"
+            )
+        if labels.is_labelled(ref):
+            raise PluginContractError(
+                f"selector {selector!r}: frame {ref.frame} of {ref.video!r} is already labelled"
+            )
+    return sel
 
 
 class ActiveLearningLoop:
@@ -613,43 +694,12 @@ class ActiveLearningLoop:
         return self._check_selection(sel, labels, nb.frames)
 
     def _check_stats(self, st: Any, video: VideoInfo) -> FrameStats:
-        if (
-            not isinstance(st, FrameStats)
-            or st.video != video.id
-            or st.num_frames != video.num_frames
-        ):
-            raise PluginContractError(
-                f"scorer {self.c.names['scorer']!r}: expected FrameStats for {video.id!r} with "
-                f"{video.num_frames} frames, got {st!r:.200}"
-            )
-        return st
+        return check_stats(st, video, self.c.names["scorer"])
 
     def _check_selection(self, sel: Any, labels: LabelState, budget: int) -> Selection:
-        name = self.c.names["selector"]
-        if not isinstance(sel, Selection):
-            raise PluginContractError(
-                f"selector {name!r}: select() must return a Selection, got {type(sel).__name__}"
-            )
-        unlabelled = sum(v.num_frames for v in self.pool) - labels.num_labelled
-        expected = min(budget, unlabelled)
-        if len(sel) != expected:
-            raise PluginContractError(
-                f"selector {name!r}: selected {len(sel)} frames, expected {expected}"
-            )
-        if len(set(sel.frames)) != len(sel):
-            raise PluginContractError(f"selector {name!r}: selected a frame twice")
-        if not np.all(np.isfinite(sel.scores)):
-            raise PluginContractError(f"selector {name!r}: non-finite scores in the selection")
-        for ref in sel.frames:
-            if ref.video not in self._by_id or ref.frame >= self._by_id[ref.video][1].num_frames:
-                raise PluginContractError(
-                    f"selector {name!r}: frame {ref.frame} of {ref.video!r} is not in the pool"
-                )
-            if labels.is_labelled(ref):
-                raise PluginContractError(
-                    f"selector {name!r}: frame {ref.frame} of {ref.video!r} is already labelled"
-                )
-        return sel
+        return check_selection(
+            sel, labels, budget, {v.id: v.num_frames for v in self.pool}, self.c.names["selector"]
+        )
 
     def _buy(self, cycle: int, sel: Selection, contents: LedgerContents) -> LedgerContents:
         """Ask the oracle for the frames of ``sel`` not yet in the ledger and append them."""

@@ -429,13 +429,56 @@ def _check_outputs(
     return {MC_PROBS: probs.astype(np.float32)}
 
 
-def _stats_for(scorer: Scorer, videos: Sequence[VideoInfo], seed: int) -> dict[str, FrameStats]:
+def _raw_stats_for(scorer: Scorer, videos: Sequence[VideoInfo], seed: int) -> dict[str, FrameStats]:
     stats = {}
     for i, video in enumerate(videos):
         outputs = _check_outputs(video, np.random.default_rng([seed, i, 1]))
         outputs = {k: v for k, v in outputs.items() if k in scorer.requires}
         stats[video.id] = scorer.frame_stats(video, outputs, np.random.default_rng([seed, i, 2]))
-    return dict(scorer.prepare_pool(stats))
+    return stats
+
+
+def _stats_for(scorer: Scorer, videos: Sequence[VideoInfo], seed: int) -> dict[str, FrameStats]:
+    return dict(scorer.prepare_pool(_raw_stats_for(scorer, videos, seed)))
+
+
+def _check_frame_stat_key(obj: Any, what: str, videos: Sequence[VideoInfo]) -> None:
+    """A declared ``frame_stat_key`` names a ``float[F]`` array of ``frame_stats``, and stats
+    holding only that array score exactly like the full ones (what ``asl-run select --stats``
+    relies on)."""
+    key = getattr(obj, "frame_stat_key", None)
+    if key is None:
+        return
+    if not isinstance(key, str):
+        _fail(what, f"frame_stat_key must be a str or None, got {key!r}")
+    raw = _raw_stats_for(obj, videos, 0)
+    for video in videos:
+        arr = raw[video.id].values.get(key)
+        if arr is None or arr.shape != (video.num_frames,):
+            _fail(
+                what,
+                f"frame_stat_key {key!r}: frame_stats must store a float[F] array under that key "
+                f"(video {video.id!r} has {sorted(raw[video.id].values)})",
+            )
+    full = dict(obj.prepare_pool(raw))
+    only = dict(
+        obj.prepare_pool(
+            {v: FrameStats.of(v, st.num_frames, **{key: st.values[key]}) for v, st in raw.items()}
+        )
+    )
+    for video in videos:
+        n = video.num_frames
+        for labelled in (np.empty(0, np.int64), np.array([0]), np.arange(0, n, 3)):
+            lab = labelled.astype(np.int64)
+            if not np.array_equal(
+                np.asarray(obj.score(full[video.id], lab, n)),
+                np.asarray(obj.score(only[video.id], lab, n)),
+            ):
+                _fail(
+                    what,
+                    f"stats holding only frame_stat_key {key!r} score differently from the full "
+                    f"frame_stats result (video {video.id!r}, labelled={lab.tolist()})",
+                )
 
 
 def check_scorer(scorer: Any) -> None:
@@ -445,7 +488,8 @@ def check_scorer(scorer: Any) -> None:
     :class:`FrameStats` of the right video and length with read-only arrays, deterministically
     for a fixed ``rng``; ``prepare_pool`` keeps every video; ``score`` returns ``float[F]``
     finite values, deterministically, for no / some / all labelled frames, without changing its
-    inputs; the scorer pickles.
+    inputs; a declared ``frame_stat_key`` names a ``float[F]`` array of ``frame_stats`` and
+    stats holding only that array score like the full ones; the scorer pickles.
 
     Raises:
         AssertionError: describing the first violation.
@@ -497,6 +541,7 @@ def check_scorer(scorer: Any) -> None:
                 )
             if not np.array_equal(s1, s2):
                 _fail(what, "score is not deterministic")
+    _check_frame_stat_key(obj, what, videos)
     _check_picklable(obj, what)
 
 

@@ -2,9 +2,9 @@
 
 The pool is UCF-101-24's training split as it really is (2,284 videos, 395,868 frames, read
 from the corrected ``trainAnnot.mat`` in ``../shared/data``), with 1 % initial labels per video.
-Two scorers whose scores change after every pick: ``equidistant`` and a proximity-aware
-uncertainty score ``lambda*U + (1-lambda)*D`` (eq. 2-3 with random U, sigma = 1.3), standing in
-for APU until it lands.
+Two scorers whose scores change after every pick: ``equidistant`` and ``apu`` (eq. 2-3,
+lambda = 0.5, sigma = 1.3) on a random per-frame uncertainty U (eq. 1 needs a model; here U is
+uniform in [0, 1), normalised over the pool by the scorer's own ``prepare_pool``).
 
 The naive loop re-scores every video after every pick, which at this scale takes minutes, so it
 runs a prefix of the budget (``--naive-picks``) and its per-pick time is extrapolated; the first
@@ -28,28 +28,15 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import SHARED, best_of, markdown_table, record
+from asl_strategies.scorers.apu import ApuScorer
 from asl_strategies.scorers.equidistant import EquidistantScorer
 from asl_strategies.selectors.global_greedy import global_select, naive_global_select
 
-from asl_core import FrameStats, LabelState, ScorerBase, VideoInfo
+from asl_core import FrameStats, LabelState, VideoInfo
 from asl_core.budget import initial_selection
 from asl_core.loop import phase_rng
 
 TRAIN_ANNOT = SHARED / "data" / "ucf101-24" / "trainAnnot.mat"
-
-
-class ProximityUncertainty(ScorerBase):
-    """``0.5 * U + 0.5 * D`` with ``D`` of eq. 2 (closest labelled frame, sigma 1.3)."""
-
-    def score(self, stats: FrameStats, labelled: np.ndarray, num_frames: int) -> np.ndarray:
-        u = stats.values["u"]
-        if labelled.size == 0:
-            return 0.5 * u + 0.5
-        idx = np.searchsorted(labelled, np.arange(num_frames))
-        left = labelled[np.clip(idx - 1, 0, labelled.size - 1)]
-        right = labelled[np.clip(idx, 0, labelled.size - 1)]
-        d = np.minimum(np.abs(np.arange(num_frames) - left), np.abs(right - np.arange(num_frames)))
-        return 0.5 * u + 0.5 * (1.0 - np.exp(-0.5 * (d / 1.3) ** 2))
 
 
 def ucf_lengths() -> np.ndarray:
@@ -68,9 +55,10 @@ def make_case(lengths: np.ndarray, scorer_name: str, seed: int = 0):
         scorer = EquidistantScorer()
         stats = {v.id: FrameStats(v.id, v.num_frames) for v in pool}
     else:
-        scorer = ProximityUncertainty()
+        scorer = ApuScorer()
         rng = np.random.default_rng(seed)
         stats = {v.id: FrameStats.of(v.id, v.num_frames, u=rng.random(v.num_frames)) for v in pool}
+        stats = dict(scorer.prepare_pool(stats))
     return pool, labels, scorer, stats
 
 
@@ -89,7 +77,7 @@ def main() -> None:
         [] if args.quick else [("5 %", round(total * 0.05))]
     )
     rows = []
-    for scorer_name in ("equidistant", "proximity-uncertainty"):
+    for scorer_name in ("equidistant", "apu"):
         pool, labels, scorer, stats = make_case(lengths, scorer_name)
         for label, budget in budgets:
             t_heap, sel = best_of(
@@ -113,7 +101,7 @@ def main() -> None:
             )
     # complete equality on a smaller pool, where the naive loop finishes
     small = lengths[:150]
-    for scorer_name in ("equidistant", "proximity-uncertainty"):
+    for scorer_name in ("equidistant", "apu"):
         pool, labels, scorer, stats = make_case(small, scorer_name)
         budget = round(int(small.sum()) * 0.02)
         t_heap, sel = best_of(

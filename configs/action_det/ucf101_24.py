@@ -22,7 +22,7 @@ task = dict(
     mc_trials=10,
     device="auto",
 )
-scorer = dict(type="random")  # paper: APU with tau = 0.9, sigma = 1.3, lambda = 0.5 (issue 4)
+scorer = dict(type="apu", tau=0.9, sigma=1.3, lam=0.5)  # paper §3.1 / §4
 selector = dict(type="global")
 loss = dict(type="mgw", sigma=1.3)
 oracle = dict(type="simulated")

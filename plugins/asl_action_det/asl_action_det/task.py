@@ -73,6 +73,10 @@ class ActionDetParams:
         encoder: encoder name (``"tiny"``; ``"i3d"`` with the real-data configs).
         dropout: dropout probability of the MC-dropout layers.
         dropout_in: ``"head"`` (encoder deterministic; fast MC) or ``"all"``.
+        class_pool: grid pooling of the class scores, ``"actor"`` (default), ``"presence"`` or
+            ``"mean"`` (the release's); see :class:`.model.CapsuleDetector`.
+        evidence: linear activation evidence in the class capsules (``False``: pure EM routing).
+        final_lambda: inverse temperature of the last EM step.
         iterations: training iterations per cycle (the model is retrained from scratch).
         batch_size: clips per training batch.
         lr: Adam learning rate (the peak, with ``lr_schedule="cosine"``).
@@ -101,6 +105,11 @@ class ActionDetParams:
     encoder: str = "tiny"
     dropout: float = field(default=0.3, converter=float)
     dropout_in: str = field(default="head", validator=validators.in_(("head", "all")))
+    class_pool: str = field(
+        default="actor", validator=validators.in_(("actor", "presence", "mean"))
+    )
+    evidence: bool = field(default=True, validator=validators.instance_of(bool))
+    final_lambda: float = field(default=1.0, converter=float, validator=_positive)
     iterations: int = field(default=400, converter=int, validator=_positive)
     batch_size: int = field(default=4, converter=int, validator=_positive)
     lr: float = field(default=1e-3, converter=float, validator=_positive)
@@ -187,7 +196,13 @@ class ActionDetTask(Configurable):
         torch.manual_seed(int(rng.integers(2**63 - 1)))
         p = self.params
         return CapsuleDetector(
-            self.num_classes, encoder=p.encoder, dropout=p.dropout, dropout_in=p.dropout_in
+            self.num_classes,
+            encoder=p.encoder,
+            dropout=p.dropout,
+            dropout_in=p.dropout_in,
+            class_pool=p.class_pool,
+            evidence=p.evidence,
+            final_lambda=p.final_lambda,
         )
 
     def _targets(

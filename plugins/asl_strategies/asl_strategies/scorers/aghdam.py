@@ -157,6 +157,8 @@ class AghdamScorer(ScorerBase):
     Params = AghdamParams
     params: AghdamParams
     requires: ClassVar[frozenset[str]] = frozenset({MC_PROBS})
+    #: ``asl-run select --stats`` fills this array with the user's values (entropy h in [0, 1])
+    frame_stat_key: ClassVar[str | None] = ENTROPY_KEY
 
     def frame_stats(
         self, video: VideoInfo, outputs: Mapping[str, np.ndarray], rng: np.random.Generator

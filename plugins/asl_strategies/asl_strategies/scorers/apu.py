@@ -394,6 +394,8 @@ class ApuScorer(ScorerBase):
     Params = ApuParams
     params: ApuParams
     requires: ClassVar[frozenset[str]] = frozenset({MC_PROBS})
+    #: ``asl-run select --stats`` fills this array with the user's per-frame values (U of eq. 1)
+    frame_stat_key: ClassVar[str | None] = U_KEY
 
     def frame_stats(
         self, video: VideoInfo, outputs: Mapping[str, np.ndarray], rng: np.random.Generator

@@ -22,6 +22,7 @@ from asl_core import MC_PROBS, FrameStats, ScorerBase, VideoInfo
 from .._frames import check_labelled
 from .apu import (
     DEFAULT_TAU,
+    U_KEY,
     as_number,
     as_validator,
     check_tau,
@@ -78,6 +79,8 @@ class GalScorer(ScorerBase):
     Params = GalParams
     params: GalParams
     requires: ClassVar[frozenset[str]] = frozenset({MC_PROBS})
+    #: ``asl-run select --stats`` fills this array with the user's per-frame values (U of eq. 1)
+    frame_stat_key: ClassVar[str | None] = U_KEY
 
     def frame_stats(
         self, video: VideoInfo, outputs: Mapping[str, np.ndarray], rng: np.random.Generator
