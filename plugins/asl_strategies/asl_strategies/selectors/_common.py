@@ -107,7 +107,10 @@ def best_unlabelled(scores: np.ndarray, labelled: np.ndarray) -> int:
 
 def add_frame(labelled: np.ndarray, frame: int) -> np.ndarray:
     """A new read-only sorted array with ``frame`` inserted into ``labelled``."""
-    out = np.insert(labelled, int(np.searchsorted(labelled, frame)), frame)
+    i = int(np.searchsorted(labelled, frame))
+    # concatenate, not np.insert: the arrays are tiny and np.insert's generic axis handling
+    # cost more than the scoring it sits next to (a fifth of global selection's time)
+    out = np.concatenate((labelled[:i], np.array([frame], dtype=np.int64), labelled[i:]))
     # scorers receive it: make a scorer that writes into its input fail loudly
     out.setflags(write=False)
     return out
