@@ -401,7 +401,7 @@ class RichObserver:
             metrics = "  ".join(f"{k}={v:.4f}" for k, v in shown.items())
             self.console.print(
                 f"[bold green]cycle {result.cycle}[/]: {result.labelled_frames} labelled frames "
-                f"({result.labelled_pct:.2f}%), {metrics}"
+                f"({result.labelled_pct:.2f}%), cost {result.cost:g}, {metrics}"
             )
 
 
@@ -418,8 +418,12 @@ def _results_table(results: Sequence[Any], headline: Sequence[str] = ()) -> Tabl
     if headline:
         names = [n for n in headline if n in names]
     for name in names:
-        table.add_column(name, justify="right", overflow="fold")
+        table.add_column(name, justify="right", overflow="fold", min_width=5)
+    timed = any(getattr(r, "seconds", None) for r in results)
+    if timed:  # wall-clock seconds of the cycle's phases (report.md has them phase by phase)
+        table.add_column("sec", justify="right", no_wrap=True)
     for r in results:
+        time_cell = [f"{sum(r.seconds.values()):.0f}"] if timed else []
         table.add_row(
             str(r.cycle),
             str(r.labelled_frames),
@@ -427,6 +431,7 @@ def _results_table(results: Sequence[Any], headline: Sequence[str] = ()) -> Tabl
             str(r.bought_frames),
             f"{r.cost:g}",
             *(f"{r.metrics[n]:.3f}" if n in r.metrics else "-" for n in names),
+            *time_cell,
         )
     return table
 
@@ -546,8 +551,8 @@ def cmd_run(args: argparse.Namespace, manager: PluginManager, out: Console) -> i
         raise RunFailed(run.root, exc) from exc
     _wide(out).print(_results_table(results, getattr(components.task, "headline_metrics", ())))
     out.print(
-        f"outputs: {run.root}/ledger.jsonl (purchased labels), {run.root}/summary.json, "
-        f"{run.root}/cycles/NNN/ (selection, checkpoint, metrics)"
+        f"outputs: {run.root}/report.md, {run.root}/ledger.jsonl (purchased labels), "
+        f"{run.root}/summary.json, {run.root}/cycles/NNN/ (selection, checkpoint, metrics, timing)"
     )
     return 0
 
