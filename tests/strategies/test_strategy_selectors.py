@@ -22,6 +22,7 @@ from asl_core import (
     FrameStats,
     LabelState,
     PluginContractError,
+    Scorer,
     Selection,
     Selector,
     VideoInfo,
@@ -388,16 +389,11 @@ def _builtin_scorers() -> list[type]:
     return [ApuScorer, GalScorer, AghdamScorer, RandomScorer, EquidistantScorer]
 
 
-@pytest.mark.parametrize("scorer_cls", _builtin_scorers(), ids=lambda c: c.__name__)
-@settings(max_examples=60, deadline=None)
-@given(case=scored_pools())
-def test_heap_global_equals_naive_for_every_builtin_scorer(scorer_cls: type, case) -> None:
-    """For every built-in scorer, with stats made by the scorer itself from model outputs whose
-    probabilities take only three values (so ties happen), heap and naive picks are identical."""
+def scorer_stats(scorer: Scorer, videos: list[VideoInfo], seed: int) -> dict[str, FrameStats]:
+    """Stats made by ``scorer`` itself (``frame_stats`` then ``prepare_pool``) from model
+    outputs whose probabilities take only three values, so ties happen."""
     from asl_core import MC_PROBS
 
-    videos, labels, budget, seed = case
-    scorer = scorer_cls.from_config({})
     rng = np.random.default_rng(seed)
     stats = {}
     for video in videos:
@@ -406,8 +402,38 @@ def test_heap_global_equals_naive_for_every_builtin_scorer(scorer_cls: type, cas
             fg = rng.choice([0.05, 0.5, 0.95], size=(2, video.num_frames, 1, 2, 2))
             outputs[MC_PROBS] = np.concatenate([1 - fg, fg], axis=2).astype(np.float32)
         stats[video.id] = scorer.frame_stats(video, outputs, np.random.default_rng(seed))
-    stats = dict(scorer.prepare_pool(stats))
+    return dict(scorer.prepare_pool(stats))
+
+
+@pytest.mark.parametrize("scorer_cls", _builtin_scorers(), ids=lambda c: c.__name__)
+@settings(max_examples=60, deadline=None)
+@given(case=scored_pools())
+def test_heap_global_equals_naive_for_every_builtin_scorer(scorer_cls: type, case) -> None:
+    """For every built-in scorer, with stats made by the scorer itself from model outputs whose
+    probabilities take only three values (so ties happen), heap and naive picks are identical."""
+    videos, labels, budget, seed = case
+    scorer = scorer_cls.from_config({})
+    stats = scorer_stats(scorer, videos, seed)
     fast = global_select(stats, labels, budget, scorer)
     naive = naive_global_select(stats, labels, budget, scorer)
     assert as_pairs(fast) == as_pairs(naive)
     np.testing.assert_array_equal(fast.scores, naive.scores)
+
+
+@pytest.mark.parametrize("selector_cls", [LocalSelector, VideoSelector], ids=lambda c: c.__name__)
+@pytest.mark.parametrize("scorer_cls", _builtin_scorers(), ids=lambda c: c.__name__)
+@settings(max_examples=25, deadline=None)
+@given(case=scored_pools())
+def test_local_and_video_selectors_work_with_every_builtin_scorer(
+    selector_cls: type, scorer_cls: type, case
+) -> None:
+    """Every built-in scorer drives the local and video selectors to a valid selection: the
+    budget (or every unlabelled frame) is spent, on distinct unlabelled frames only."""
+    videos, labels, budget, seed = case
+    scorer = scorer_cls.from_config({})
+    stats = scorer_stats(scorer, videos, seed)
+    selection = select(selector_cls, stats, labels, budget, scorer)
+    pairs = as_pairs(selection)
+    assert len(pairs) == len(set(pairs))
+    assert all(f not in labels.labelled(v) for v, f in pairs)
+    assert len(pairs) == min(budget, unlabelled_count(stats, labels))
