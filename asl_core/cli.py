@@ -49,7 +49,7 @@ from .plugins import KINDS, PluginManager, default_plugin_manager
 
 __all__ = ["main"]
 
-SUBCOMMANDS = ("run", "plugins", "data", "select")
+SUBCOMMANDS = ("run", "plugins", "data", "select", "compare")
 
 # CLI flag → dotted config key, for the plain value flags
 _VALUE_FLAGS = {
@@ -72,7 +72,7 @@ def _run_parser() -> argparse.ArgumentParser:
             "Active sparse labeling: train, score frames, select the most useful ones, buy their "
             "labels, repeat. Subcommands: 'asl-run plugins' lists plugins, 'asl-run data synth' "
             "writes a synthetic dataset, 'asl-run select' selects frames from your own per-frame "
-            "statistics."
+            "statistics, 'asl-run compare' runs and tabulates a grid of scorers x seeds."
         ),
         epilog="Example: asl-run --task fake --scorer random --selector global --cycles 3",
     )
@@ -113,6 +113,36 @@ def _run_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="no progress bars or per-phase lines (the header, notes and final table remain)",
     )
+    return p
+
+
+def _compare_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="asl-run compare",
+        description=(
+            "Run a grid of scorers x seeds over one budget schedule (every scorer starts from the "
+            "same initial labels and model initialisation within a seed) and tabulate mean ± std "
+            "per cycle and the area under the budget curve. Running it again resumes the grid."
+        ),
+        epilog="Example: asl-run compare --task fake --seeds 0 1 2 --out runs/compare-fake",
+    )
+    p.add_argument("--out", type=Path, required=True, help="comparison folder")
+    p.add_argument(
+        "--methods",
+        nargs="+",
+        default=None,
+        help="scorers to compare (default: the paper's Table 1: random equidistant gal aghdam apu)",
+    )
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds (default 0 1 2)")
+    for name in ("task", "selector", "loss", "oracle"):
+        p.add_argument(f"--{name}", help=f"{name} plugin shared by every run")
+    p.add_argument("--config", type=Path, help="base config file shared by every run")
+    p.add_argument("--cfg-options", nargs="+", metavar="KEY=VALUE", help="override config keys")
+    p.add_argument("--init-pct", type=float, help="initial random labels per video, %%")
+    p.add_argument("--step-pct", type=float, help="frames bought per cycle, %%")
+    p.add_argument("--cycles", type=int, help="selection cycles after the initial labels")
+    p.add_argument("--total-pct", type=float, help="stop once this %% of frames is labelled")
+    p.add_argument("--quiet", action="store_true", help="no per-phase lines")
     return p
 
 
@@ -485,6 +515,70 @@ def _with_base_hint(exc: ConfigError, config_file: Path | None) -> ConfigError:
     )
 
 
+def cmd_compare(args: argparse.Namespace, manager: PluginManager, out: Console) -> int:
+    from .config import build_config, parse_cfg_options
+    from .grid import TABLE1_METHODS, run_grid, summarize
+    from .loop import build_components
+
+    plugins = {name: getattr(args, name) for name in ("task", "selector", "loss", "oracle")}
+    values = {key: getattr(args, flag) for flag, key in _VALUE_FLAGS.items() if flag != "seed"}
+    cfg_options = parse_cfg_options(args.cfg_options)
+    if any(k.startswith("scorer.") for k in cfg_options):
+        raise ConfigError(
+            "compare: scorer.* options would apply to every method; set per-scorer parameters "
+            "in the scorers' defaults or compare with asl-run runs instead"
+        )
+    base = build_config(
+        config_file=args.config, plugins=plugins, values=values, cfg_options=cfg_options
+    )
+    methods = list(args.methods or TABLE1_METHODS)
+    headline = tuple(getattr(build_components(base, manager).task, "headline_metrics", ()))
+
+    def observer_for(method: str, seed: int) -> RichObserver:
+        return RichObserver(out, quiet=args.quiet, headline=headline)
+
+    results = run_grid(
+        args.out,
+        base,
+        methods,
+        args.seeds,
+        manager,
+        observer_for=observer_for,
+        announce=lambda msg: out.print(f"[bold]{msg}[/]"),
+    )
+    metrics = list(headline) or sorted(
+        {
+            k
+            for per_seed in results.values()
+            for rs in per_seed.values()
+            for r in rs
+            for k in r.metrics
+        }
+    )
+    doc = summarize(results, metrics, args.out)
+    first = metrics[0]
+    table = Table(title=f"{first}: mean ± std over seeds", box=box.SIMPLE_HEAD)
+    table.add_column("method")
+    points = doc["metrics"][first]
+    n_cycles = max(len(v["points"]) for v in points.values())
+    for i in range(n_cycles):
+        xs = [v["points"][i]["x"] for v in points.values() if i < len(v["points"])]
+        table.add_column(f"{sum(xs) / len(xs):.1f} %", justify="right")
+    table.add_column("AUBC", justify="right")
+    for method, v in points.items():
+        cells = []
+        for p in v["points"]:
+            std = "" if p["std"] != p["std"] else f" ± {p['std']:.3f}"
+            cells.append(f"{p['mean']:.3f}{std}")
+        aubc_mean = sum(v["aubc"]) / len(v["aubc"])
+        table.add_row(method, *cells, f"{aubc_mean:.3f}")
+    _wide(out).print(table)
+    out.print(
+        f"outputs: {args.out}/compare/summary.md, summary.csv, summary.json; runs in {args.out}/runs/"
+    )
+    return 0
+
+
 def cmd_run(args: argparse.Namespace, manager: PluginManager, out: Console) -> int:
     from .config import build_config, parse_cfg_options
     from .loop import ActiveLearningLoop, build_components, create_run, open_run
@@ -573,6 +667,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "plugins": _plugins_parser,
         "data": _data_parser,
         "select": _select_parser,
+        "compare": _compare_parser,
     }.get(command, _run_parser)()
     try:
         args = parser.parse_args(argv)
@@ -586,6 +681,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_data(args, manager, out)
         if command == "select":
             return cmd_select(args, manager, err)
+        if command == "compare":
+            return cmd_compare(args, manager, out)
         return cmd_run(args, manager, out)
     # messages are escaped: "[T, F, C, H, W]" or a video id in brackets is text, not rich markup
     except AslUsageError as exc:

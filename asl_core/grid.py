@@ -1,0 +1,258 @@
+"""A grid of runs — strategies x seeds over one budget schedule — and its comparison tables
+(``asl-run compare``, issue 5).
+
+Layout of a comparison folder::
+
+    <out>/grid.json                  the grid: methods, seeds, the shared base config
+    <out>/runs/<method>-seed<k>/     one ordinary run directory per cell (resumable as usual)
+    <out>/compare/summary.json       per-seed curves, per-cycle mean ± std, AUBC
+    <out>/compare/summary.csv        the same as long-format rows
+    <out>/compare/summary.md         one table per metric: methods x cycles, best in bold
+
+**Same start for every strategy.** Within one seed every method gets the same initial labels and
+the same model initialisation, because both come from ``phase_rng(seed, 0, ...)`` and nothing of
+the strategy enters them: differences between methods come from selection alone
+(``tests/loop/test_grid.py`` checks the ledgers).
+
+**Resume.** Running the same command again continues every unfinished run and reuses finished
+ones; a folder made for another grid is refused rather than mixed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .compare import CurvePoint, aggregate, aubc, best_per_column, format_cell
+from .config import build_config
+from .errors import ConfigError
+from .loop import ActiveLearningLoop, LoopObserver, build_components, create_run, open_run
+from .plugins import PluginManager
+from .rundir import atomic_write_bytes, atomic_write_json, read_json
+from .types import CycleResult
+
+__all__ = ["TABLE1_METHODS", "GridResult", "grid_configs", "run_grid", "summarize"]
+
+#: the paper's Table 1 strategies, in its order
+TABLE1_METHODS: tuple[str, ...] = ("random", "equidistant", "gal", "aghdam", "apu")
+
+GridResult = dict[str, dict[int, list[CycleResult]]]
+
+
+def grid_configs(
+    base: Mapping[str, Any], methods: Sequence[str], seeds: Sequence[int]
+) -> dict[tuple[str, int], dict[str, Any]]:
+    """The config of every cell: ``base`` with the method as scorer and the seed set.
+
+    Switching the scorer drops the base's scorer parameters (they belong to another plugin).
+
+    Raises:
+        ConfigError: for no method or seed, a repeated method or seed.
+    """
+    if not methods or not seeds:
+        raise ConfigError("compare: give at least one method and one seed")
+    for what, items in (("method", methods), ("seed", seeds)):
+        dup = sorted({str(x) for x in items if list(items).count(x) > 1})
+        if dup:
+            raise ConfigError(f"compare: repeated {what} {', '.join(dup)}")
+    return {
+        (m, int(s)): build_config(base=base, plugins={"scorer": m}, values={"seed": int(s)})
+        for m in methods
+        for s in seeds
+    }
+
+
+def _check_grid_file(out: Path, record: Mapping[str, Any]) -> None:
+    path = out / "grid.json"
+    if path.is_file():
+        stored = read_json(path, "comparison grid")
+        if stored != json.loads(json.dumps(record)):
+            raise ConfigError(
+                f"{path}: this folder holds a different grid (methods, seeds or config differ); "
+                "use another --out, or the same options to resume it"
+            )
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(path, record)
+
+
+def _results_of_finished(run_root: Path, state: Mapping[str, Any]) -> list[CycleResult] | None:
+    """The cycle results of a finished run, read back from its summary (``None`` if absent)."""
+    summary = run_root / "summary.json"
+    if not summary.is_file():
+        return None
+    data = read_json(summary, "run summary")
+    total = int(state["pool"]["frames"])
+    return [
+        CycleResult(
+            c["cycle"],
+            c["labelled_frames"],
+            total,
+            c["bought_frames"],
+            c["cost"],
+            c["metrics"],
+            c.get("seconds", {}),
+        )
+        for c in data["cycles"]
+    ]
+
+
+def run_grid(
+    out: Path,
+    base: Mapping[str, Any],
+    methods: Sequence[str],
+    seeds: Sequence[int],
+    manager: PluginManager,
+    observer_for: Callable[[str, int], LoopObserver] | None = None,
+    announce: Callable[[str], None] | None = None,
+) -> GridResult:
+    """Run (or resume) every cell of the grid; return each cell's cycle results.
+
+    Every cell's plugins are built before anything runs, so a grid naming an unknown plugin or
+    parameter fails at once.
+
+    Args:
+        out: the comparison folder.
+        base: the shared config (its scorer and seed are replaced per cell).
+        methods: scorer names.
+        seeds: run seeds (distinct).
+        manager: the plugin manager.
+        observer_for: the loop observer of a cell (default: silent).
+        announce: called with a one-line message before each cell.
+
+    Raises:
+        ConfigError: for a bad grid or a folder holding another grid.
+    """
+    configs = grid_configs(base, methods, seeds)
+    components = {cell: build_components(cfg, manager) for cell, cfg in configs.items()}
+    _check_grid_file(
+        out, {"methods": list(methods), "seeds": [int(s) for s in seeds], "base": base}
+    )
+    results: GridResult = {m: {} for m in methods}
+    for (method, seed), cfg in configs.items():
+        root = out / "runs" / f"{method}-seed{seed}"
+        if announce:
+            announce(f"{method}, seed {seed}: {root}")
+        if (root / "state.json").is_file():
+            run, stored, state = open_run(root)
+            if stored != json.loads(json.dumps(cfg)):
+                raise ConfigError(f"{root}: run config differs from the grid's; refusing to mix")
+            done = _results_of_finished(root, state) if state.get("status") == "finished" else None
+            if done is not None:
+                results[method][seed] = done
+                continue
+        else:
+            run = create_run(root, cfg, components[(method, seed)])
+        observer = observer_for(method, seed) if observer_for else None
+        loop = ActiveLearningLoop(run, cfg, components[(method, seed)], observer)
+        results[method][seed] = loop.run()
+    return results
+
+
+def _curves(results: GridResult) -> dict[str, list[list[CurvePoint]]]:
+    return {
+        m: [
+            [CurvePoint(r.labelled_pct, dict(r.metrics)) for r in per_seed[s]]
+            for s in sorted(per_seed)
+        ]
+        for m, per_seed in results.items()
+    }
+
+
+def summarize(results: GridResult, metrics: Sequence[str], out: Path) -> dict[str, Any]:
+    """Write ``compare/summary.{json,csv,md}`` and return the JSON content.
+
+    Args:
+        results: from :func:`run_grid`.
+        metrics: the metrics to tabulate (e.g. the task's headline metrics).
+        out: the comparison folder.
+    """
+    curves = _curves(results)
+    doc: dict[str, Any] = {"methods": list(results), "metrics": {}, "runs": {}}
+    for m, per_seed in results.items():
+        doc["runs"][m] = {
+            str(s): [
+                {
+                    "cycle": r.cycle,
+                    "labelled_pct": r.labelled_pct,
+                    "cost": r.cost,
+                    "metrics": dict(r.metrics),
+                }
+                for r in rs
+            ]
+            for s, rs in sorted(per_seed.items())
+        }
+    rows_csv = [["metric", "method", "cycle", "labelled_pct", "mean", "std", "n"]]
+    md = ["# Comparison", ""]
+    for metric in metrics:
+        agg = aggregate(curves, metric)
+        aubcs = {
+            m: [aubc([p.x for p in c], [p.metrics[metric] for p in c]) for c in curves[m]]
+            for m in curves
+        }
+        doc["metrics"][metric] = {
+            m: {
+                "points": [{"x": p.x, "mean": p.mean, "std": p.std, "n": p.n} for p in agg[m]],
+                "aubc": aubcs[m],
+            }
+            for m in agg
+        }
+        for m, points in agg.items():
+            for i, p in enumerate(points):
+                rows_csv.append(
+                    [metric, m, str(i), f"{p.x:.4f}", f"{p.mean:.6f}", f"{p.std:.6f}", str(p.n)]
+                )
+        md += _metric_table(metric, agg, aubcs)
+    comp = out / "compare"
+    comp.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(comp / "summary.json", doc)
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows_csv)
+    atomic_write_bytes(comp / "summary.csv", buf.getvalue().encode("utf-8"))
+    atomic_write_bytes(comp / "summary.md", ("\n".join(md) + "\n").encode("utf-8"))
+    return doc
+
+
+def _metric_table(
+    metric: str, agg: Mapping[str, list[Any]], aubcs: Mapping[str, list[float]]
+) -> list[str]:
+    import numpy as np
+
+    methods = list(agg)
+    cycles = max(len(v) for v in agg.values())
+    header = ["method"]
+    for i in range(cycles):
+        xs = [agg[m][i].x for m in methods if i < len(agg[m])]
+        header.append(f"{np.mean(xs):.1f} % labelled")
+    header.append("AUBC")
+    lines = [f"## {metric}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    best_cols = [
+        best_per_column({m: agg[m][i].mean for m in methods if i < len(agg[m])})
+        for i in range(cycles)
+    ]
+    aubc_mean = {m: float(np.mean(v)) for m, v in aubcs.items()}
+    aubc_std = {
+        m: (float(np.std(v, ddof=1)) if len(v) > 1 else float("nan")) for m, v in aubcs.items()
+    }
+    best_aubc = best_per_column(aubc_mean)
+    for m in methods:
+        cells = [m]
+        for i in range(cycles):
+            if i < len(agg[m]):
+                p = agg[m][i]
+                cells.append(format_cell(p.mean, p.std, p.n, best=m in best_cols[i]))
+            else:
+                cells.append("-")
+        cells.append(format_cell(aubc_mean[m], aubc_std[m], len(aubcs[m]), best=m in best_aubc))
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Cells: mean ± sample std (number of seeds); bold: best mean of the column. AUBC: area "
+        "under the metric-vs-% labelled curve divided by its range (the curve's mean height).",
+        "",
+    ]
+    return lines

@@ -1,0 +1,115 @@
+"""Grids of runs for comparisons (asl_core.grid, asl-run compare)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from asl_core import AslUsageError, ConfigError
+from asl_core.cli import main
+from asl_core.grid import run_grid, summarize
+from asl_core.ledger import Ledger
+from tests.conftest import small_config
+
+METHODS = ["random", "equidistant"]
+
+
+def _grid(tmp_path: Path, manager, methods=METHODS, seeds=(0, 1)):
+    base = small_config(**{"budget.cycles": 2})
+    return run_grid(tmp_path / "cmp", base, methods, list(seeds), manager)
+
+
+def test_every_method_starts_from_the_same_initial_labels(tmp_path, manager):
+    """Within a seed the cycle-0 purchases and metrics are identical across methods; across
+    seeds they differ."""
+    results = _grid(tmp_path, manager)
+    runs = tmp_path / "cmp" / "runs"
+
+    def initial(method: str, seed: int):
+        records = Ledger(runs / f"{method}-seed{seed}" / "ledger.jsonl").read().records
+        return sorted((r.annotation.video, r.annotation.frame) for r in records if r.cycle == 0)
+
+    assert initial("random", 0) == initial("equidistant", 0)
+    assert initial("random", 0) != initial("random", 1)
+    assert results["random"][0][0].metrics == results["equidistant"][0][0].metrics
+
+
+def test_a_partial_grid_resumes_to_the_same_results(tmp_path, manager):
+    """Interrupt one cell after its last training (no metrics, no summary): running the grid
+    again finishes it with the same results and reuses the finished cells."""
+    first = _grid(tmp_path, manager)
+    cell = tmp_path / "cmp" / "runs" / "equidistant-seed1"
+    (cell / "summary.json").unlink()
+    (cell / "cycles" / "002" / "metrics.json").unlink()
+    state = json.loads((cell / "state.json").read_text())
+    state.update(status="interrupted", phase="evaluate", cycle=2)
+    (cell / "state.json").write_text(json.dumps(state))
+    untouched = (tmp_path / "cmp" / "runs" / "random-seed0" / "summary.json").stat().st_mtime_ns
+    again = _grid(tmp_path, manager)
+    assert _without_times(again) == _without_times(first)
+    assert (cell / "summary.json").is_file()
+    assert (
+        tmp_path / "cmp" / "runs" / "random-seed0" / "summary.json"
+    ).stat().st_mtime_ns == untouched
+
+
+def _without_times(results):
+    return {
+        m: {
+            s: [(r.cycle, r.labelled_frames, r.cost, dict(r.metrics)) for r in rs]
+            for s, rs in d.items()
+        }
+        for m, d in results.items()
+    }
+
+
+def test_a_folder_of_another_grid_is_refused(tmp_path, manager):
+    """Different seeds into the same folder: refused before anything runs."""
+    _grid(tmp_path, manager, seeds=(0,))
+    with pytest.raises(ConfigError, match="different grid"):
+        _grid(tmp_path, manager, seeds=(0, 1))
+
+
+def test_bad_grids_fail_before_anything_runs(tmp_path, manager):
+    """Repeated seeds or methods, and unknown scorers, are errors; no folder is written."""
+    with pytest.raises(ConfigError, match="repeated seed 0"):
+        _grid(tmp_path, manager, seeds=(0, 0))
+    with pytest.raises(ConfigError, match="repeated method random"):
+        _grid(tmp_path, manager, methods=["random", "random"])
+    with pytest.raises(AslUsageError, match="unknown scorer 'nosuch'"):
+        _grid(tmp_path, manager, methods=["random", "nosuch"])
+    assert not (tmp_path / "cmp").exists()
+
+
+def test_summary_files_hold_mean_std_and_aubc(tmp_path, manager):
+    """summarize writes md/csv/json whose numbers are those of the per-seed runs."""
+    results = _grid(tmp_path, manager)
+    doc = summarize(results, ["frame_iou"], tmp_path / "cmp")
+    comp = tmp_path / "cmp" / "compare"
+    assert {p.name for p in comp.iterdir()} == {"summary.md", "summary.csv", "summary.json"}
+    per_seed = [results["random"][s][1].metrics["frame_iou"] for s in (0, 1)]
+    point = doc["metrics"]["frame_iou"]["random"]["points"][1]
+    assert point["mean"] == pytest.approx(sum(per_seed) / 2) and point["n"] == 2
+    assert len(doc["metrics"]["frame_iou"]["random"]["aubc"]) == 2
+    assert "| random |" in (comp / "summary.md").read_text()
+    assert (
+        (comp / "summary.csv").read_text().startswith("metric,method,cycle,labelled_pct,mean,std,n")
+    )
+
+
+def test_cli_compare_runs_and_refuses_bad_input(tmp_path, capsys):
+    """The command prints the table and writes the files; repeated seeds exit with 2."""
+    out = tmp_path / "c"
+    argv = ["compare", "--task", "fake", "--methods", "random", "apu", "--seeds", "0", "1"]
+    argv += ["--cycles", "1", "--quiet", "--out", str(out)]
+    argv += ["--cfg-options", "task.num_videos=6", "task.train_steps=10"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "frame_iou: mean ± std over seeds" in text and "apu" in text
+    assert (out / "compare" / "summary.md").is_file()
+    assert (
+        main(["compare", "--task", "fake", "--seeds", "3", "3", "--out", str(tmp_path / "d")]) == 2
+    )
+    assert "repeated seed 3" in capsys.readouterr().err
