@@ -45,8 +45,9 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str
     return "\n".join(lines)
 
 
-def record(title: str, table: str, notes: str = "") -> None:
-    """Append a result section (date, command, machine, table) to docs/benchmarks.md."""
+def record(title: str, table: str, notes: str = "", path: Path = RESULTS) -> None:
+    """Append a result section (date, command, machine, table) to ``path``, by default
+    docs/benchmarks.md (measured results of strategies go to docs/results.md)."""
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     command = "python " + " ".join(
         shlex.quote(a) for a in [os.path.relpath(sys.argv[0], ROOT), *sys.argv[1:]]
@@ -56,5 +57,5 @@ def record(title: str, table: str, notes: str = "") -> None:
     )
     if notes:
         section += f"\n{notes}\n"
-    with open(RESULTS, "a") as fh:
+    with open(path, "a") as fh:
         fh.write(section)
