@@ -8,6 +8,8 @@ Layout of a comparison folder::
     <out>/compare/summary.json       per-seed curves, per-cycle mean ± std, AUBC
     <out>/compare/summary.csv        the same as long-format rows
     <out>/compare/summary.md         one table per metric: methods x cycles, best in bold
+    <out>/compare/curve_<metric>.png learning curves, mean ± std band per method
+    <out>/compare/frames_per_video.png  frames bought per video by each method
 
 **Same start for every strategy.** Within one seed every method gets the same initial labels and
 the same model initialisation, because both come from ``phase_rng(seed, 0, ...)`` and nothing of
@@ -23,6 +25,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -214,7 +217,35 @@ def summarize(results: GridResult, metrics: Sequence[str], out: Path) -> dict[st
     csv.writer(buf, lineterminator="\n").writerows(rows_csv)
     atomic_write_bytes(comp / "summary.csv", buf.getvalue().encode("utf-8"))
     atomic_write_bytes(comp / "summary.md", ("\n".join(md) + "\n").encode("utf-8"))
+    from .plots import frames_per_video_histogram, learning_curves
+
+    for metric in metrics:
+        points = {m: v["points"] for m, v in doc["metrics"][metric].items()}
+        learning_curves(points, metric, comp / f"curve_{_file_safe(metric)}.png")
+    frames_per_video_histogram(_frames_per_video(results, out), comp / "frames_per_video.png")
     return doc
+
+
+def _file_safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.]+", "_", name).strip("_")
+
+
+def _frames_per_video(results: GridResult, out: Path) -> dict[str, list[int]]:
+    """Per method, the frames bought after cycle 0 in each pool video, all seeds pooled (the
+    videos are those of the initial labels, which cover every pool video)."""
+    from .ledger import Ledger
+
+    counts: dict[str, list[int]] = {}
+    for method, per_seed in results.items():
+        counts[method] = []
+        for seed in sorted(per_seed):
+            records = Ledger(out / "runs" / f"{method}-seed{seed}" / "ledger.jsonl").read().records
+            per_video = {r.annotation.video: 0 for r in records if r.cycle == 0}
+            for r in records:
+                if r.cycle > 0 and not r.annotation.pseudo:
+                    per_video[r.annotation.video] = per_video.get(r.annotation.video, 0) + 1
+            counts[method].extend(per_video.values())
+    return counts
 
 
 def _metric_table(

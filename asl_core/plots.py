@@ -1,0 +1,95 @@
+"""PNG plots of a comparison (``asl-run compare``): learning curves and frames per video.
+
+matplotlib is imported inside the functions with the non-interactive ``Agg`` backend, so nothing
+here needs a display and importing ``asl_core`` stays light.
+
+* :func:`learning_curves` — a metric against the labelled share of the pool, one line per
+  method with a shaded ± std band over seeds (paper Fig. 1 and 4-6 style).
+* :func:`frames_per_video_histogram` — how many frames each method bought per video over the
+  selection cycles (paper Fig. 7a style): global selection concentrates the budget on some
+  videos, local selection spreads it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["frames_per_video_histogram", "learning_curves"]
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def learning_curves(
+    points: Mapping[str, Sequence[Mapping[str, float]]], metric: str, path: Path
+) -> Path:
+    """Plot ``metric`` against % labelled frames, one line (mean) and band (± std) per method.
+
+    Args:
+        points: per method, its aggregated points ``{"x", "mean", "std", "n"}`` in cycle order
+            (the ``points`` of ``compare/summary.json``).
+        metric: the metric's name (axis label and title).
+        path: the PNG to write (parent folders are created).
+
+    Returns:
+        ``path``.
+    """
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
+    try:
+        for method, pts in points.items():
+            xs = [p["x"] for p in pts]
+            ys = [p["mean"] for p in pts]
+            (line,) = ax.plot(xs, ys, marker="o", label=method)
+            lo = [p["mean"] - p["std"] for p in pts if not math.isnan(p["std"])]
+            if len(lo) == len(pts):  # one seed: no band rather than a fake zero-width one
+                hi = [p["mean"] + p["std"] for p in pts]
+                ax.fill_between(xs, lo, hi, color=line.get_color(), alpha=0.18, linewidth=0)
+        ax.set_xlabel("labelled frames (% of the pool)")
+        ax.set_ylabel(metric)
+        ax.set_title(f"{metric}: mean ± std over seeds")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.tight_layout()
+        fig.savefig(path)
+    finally:
+        plt.close(fig)
+    return path
+
+
+def frames_per_video_histogram(counts: Mapping[str, Sequence[int]], path: Path) -> Path:
+    """Histogram of frames bought per video by each method (selection cycles only).
+
+    Args:
+        counts: per method, one count per pool video (all seeds pooled).
+        path: the PNG to write.
+
+    Returns:
+        ``path``.
+    """
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
+    try:
+        top = max((max(c) for c in counts.values() if len(c)), default=0)
+        bins = [b - 0.5 for b in range(top + 2)]
+        ax.hist(list(counts.values()), bins=bins, label=list(counts), alpha=0.85)
+        ax.set_xlabel("frames selected in the video (after the initial labels)")
+        ax.set_ylabel("videos")
+        ax.set_title("frames selected per video")
+        ax.legend(fontsize="small")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.tight_layout()
+        fig.savefig(path)
+    finally:
+        plt.close(fig)
+    return path
