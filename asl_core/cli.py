@@ -127,11 +127,18 @@ def _compare_parser() -> argparse.ArgumentParser:
         epilog="Example: asl-run compare --task fake --seeds 0 1 2 --out runs/compare-fake",
     )
     p.add_argument("--out", type=Path, required=True, help="comparison folder")
-    p.add_argument(
+    which = p.add_mutually_exclusive_group()
+    which.add_argument(
         "--methods",
         nargs="+",
         default=None,
         help="scorers to compare (default: the paper's Table 1: random equidistant gal aghdam apu)",
+    )
+    which.add_argument(
+        "--preset",
+        choices=("table1", "loss", "selector", "granularity", "step", "sigma"),
+        help="a paper ablation (see docs/cli.md): table1 (default), loss, selector, granularity, "
+        "step, sigma",
     )
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds (default 0 1 2)")
     for name in ("task", "selector", "loss", "oracle"):
@@ -517,7 +524,7 @@ def _with_base_hint(exc: ConfigError, config_file: Path | None) -> ConfigError:
 
 def cmd_compare(args: argparse.Namespace, manager: PluginManager, out: Console) -> int:
     from .config import build_config, parse_cfg_options
-    from .grid import TABLE1_METHODS, run_grid, summarize
+    from .grid import PRESETS, run_grid, summarize
     from .loop import build_components
 
     plugins = {name: getattr(args, name) for name in ("task", "selector", "loss", "oracle")}
@@ -531,7 +538,7 @@ def cmd_compare(args: argparse.Namespace, manager: PluginManager, out: Console) 
     base = build_config(
         config_file=args.config, plugins=plugins, values=values, cfg_options=cfg_options
     )
-    methods = list(args.methods or TABLE1_METHODS)
+    methods = list(args.methods) if args.methods else PRESETS[args.preset or "table1"]
     headline = tuple(getattr(build_components(base, manager).task, "headline_metrics", ()))
 
     def observer_for(method: str, seed: int) -> RichObserver:

@@ -38,7 +38,15 @@ from .plugins import PluginManager
 from .rundir import atomic_write_bytes, atomic_write_json, read_json
 from .types import CycleResult
 
-__all__ = ["TABLE1_METHODS", "GridResult", "grid_configs", "run_grid", "summarize"]
+__all__ = [
+    "PRESETS",
+    "TABLE1_METHODS",
+    "GridResult",
+    "grid_configs",
+    "normalise_methods",
+    "run_grid",
+    "summarize",
+]
 
 #: the paper's Table 1 strategies, in its order
 TABLE1_METHODS: tuple[str, ...] = ("random", "equidistant", "gal", "aghdam", "apu")
@@ -46,27 +54,85 @@ TABLE1_METHODS: tuple[str, ...] = ("random", "equidistant", "gal", "aghdam", "ap
 GridResult = dict[str, dict[int, list[CycleResult]]]
 
 
-def grid_configs(
-    base: Mapping[str, Any], methods: Sequence[str], seeds: Sequence[int]
-) -> dict[tuple[str, int], dict[str, Any]]:
-    """The config of every cell: ``base`` with the method as scorer and the seed set.
+Methods = Sequence[str] | Mapping[str, Mapping[str, Any]]
 
-    Switching the scorer drops the base's scorer parameters (they belong to another plugin).
+
+def _preset_apu(**overrides: Any) -> dict[str, Any]:
+    return {"scorer": "apu", **overrides}
+
+
+#: ablation presets of the paper (issue 5): method name → config overrides. A key naming a plugin
+#: section (``scorer``, ``loss``...) switches that plugin; other keys are dotted config keys.
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    # Table 1, and Fig. 5 (selection criteria, all trained with MGW)
+    "table1": {m: {"scorer": m} for m in TABLE1_METHODS},
+    # Fig. 4: the sparse loss, with APU selection
+    "loss": {f"apu+{loss}": _preset_apu(loss=loss) for loss in ("mgw", "interpolation", "masking")},
+    # Fig. 6a-b: one global budget vs the same budget per video
+    "selector": {f"apu+{sel}": _preset_apu(selector=sel) for sel in ("global", "local")},
+    # Fig. 6c-d: frame-level vs sample-level (whole video) selection
+    "granularity": {"apu+frames": _preset_apu(), "apu+videos": _preset_apu(selector="video")},
+    # Fig. 1: budget step 1 % vs 5 % up to the same total
+    "step": {
+        f"apu, step {step:g} %": _preset_apu(
+            **{"budget.step_pct": step, "budget.cycles": None, "budget.total_pct": 20.0}
+        )
+        for step in (1.0, 5.0)
+    },
+    # appendix C.1: the width of APU's distance term
+    "sigma": {
+        f"apu, sigma {s:g}": _preset_apu(**{"scorer.sigma": s}) for s in (0.65, 1.3, 2.6, 5.2)
+    },
+}
+
+
+def normalise_methods(methods: Methods) -> dict[str, dict[str, Any]]:
+    """Method name → config overrides; a plain name means ``{"scorer": name}``.
 
     Raises:
-        ConfigError: for no method or seed, a repeated method or seed.
+        ConfigError: for no method or a repeated name.
     """
-    if not methods or not seeds:
-        raise ConfigError("compare: give at least one method and one seed")
-    for what, items in (("method", methods), ("seed", seeds)):
-        dup = sorted({str(x) for x in items if list(items).count(x) > 1})
+    if isinstance(methods, Mapping):
+        out = {str(k): dict(v) for k, v in methods.items()}
+    else:
+        names = [str(m) for m in methods]
+        dup = sorted({m for m in names if names.count(m) > 1})
         if dup:
-            raise ConfigError(f"compare: repeated {what} {', '.join(dup)}")
-    return {
-        (m, int(s)): build_config(base=base, plugins={"scorer": m}, values={"seed": int(s)})
-        for m in methods
-        for s in seeds
-    }
+            raise ConfigError(f"compare: repeated method {', '.join(dup)}")
+        out = {m: {"scorer": m} for m in names}
+    if not out:
+        raise ConfigError("compare: give at least one method and one seed")
+    return out
+
+
+def grid_configs(
+    base: Mapping[str, Any], methods: Methods, seeds: Sequence[int]
+) -> dict[tuple[str, int], dict[str, Any]]:
+    """The config of every cell: ``base`` with the method's overrides and the seed set.
+
+    Switching a plugin drops the base's parameters of that section (they belong to another
+    plugin); dotted overrides (``budget.step_pct``, ``scorer.sigma``) are applied after.
+
+    Raises:
+        ConfigError: for no method or seed, a repeated method or seed, a bad override.
+    """
+    from .config import PLUGIN_SECTIONS
+
+    table = normalise_methods(methods)
+    if not seeds:
+        raise ConfigError("compare: give at least one method and one seed")
+    dup = sorted({str(s) for s in seeds if list(seeds).count(s) > 1})
+    if dup:
+        raise ConfigError(f"compare: repeated seed {', '.join(dup)}")
+    configs = {}
+    for name, overrides in table.items():
+        plugins = {k: v for k, v in overrides.items() if k in PLUGIN_SECTIONS}
+        dotted = {k: v for k, v in overrides.items() if k not in PLUGIN_SECTIONS}
+        for s in seeds:
+            configs[(name, int(s))] = build_config(
+                base=base, plugins=plugins, values={"seed": int(s)}, cfg_options=dotted
+            )
+    return configs
 
 
 def _check_grid_file(out: Path, record: Mapping[str, Any]) -> None:
@@ -121,7 +187,7 @@ def run_grid(
     Args:
         out: the comparison folder.
         base: the shared config (its scorer and seed are replaced per cell).
-        methods: scorer names.
+        methods: scorer names, or method name → config overrides (see :data:`PRESETS`).
         seeds: run seeds (distinct).
         manager: the plugin manager.
         observer_for: the loop observer of a cell (default: silent).
@@ -130,14 +196,13 @@ def run_grid(
     Raises:
         ConfigError: for a bad grid or a folder holding another grid.
     """
-    configs = grid_configs(base, methods, seeds)
+    table = normalise_methods(methods)
+    configs = grid_configs(base, table, seeds)
     components = {cell: build_components(cfg, manager) for cell, cfg in configs.items()}
-    _check_grid_file(
-        out, {"methods": list(methods), "seeds": [int(s) for s in seeds], "base": base}
-    )
-    results: GridResult = {m: {} for m in methods}
+    _check_grid_file(out, {"methods": table, "seeds": [int(s) for s in seeds], "base": base})
+    results: GridResult = {m: {} for m in table}
     for (method, seed), cfg in configs.items():
-        root = out / "runs" / f"{method}-seed{seed}"
+        root = out / "runs" / f"{_file_safe(method)}-seed{seed}"
         if announce:
             announce(f"{method}, seed {seed}: {root}")
         if (root / "state.json").is_file():
@@ -239,7 +304,8 @@ def _frames_per_video(results: GridResult, out: Path) -> dict[str, list[int]]:
     for method, per_seed in results.items():
         counts[method] = []
         for seed in sorted(per_seed):
-            records = Ledger(out / "runs" / f"{method}-seed{seed}" / "ledger.jsonl").read().records
+            ledger = out / "runs" / f"{_file_safe(method)}-seed{seed}" / "ledger.jsonl"
+            records = Ledger(ledger).read().records
             per_video = {r.annotation.video: 0 for r in records if r.cycle == 0}
             for r in records:
                 if r.cycle > 0 and not r.annotation.pseudo:
@@ -256,9 +322,12 @@ def _metric_table(
     methods = list(agg)
     cycles = max(len(v) for v in agg.values())
     header = ["method"]
+    aligned = []
     for i in range(cycles):
         xs = [agg[m][i].x for m in methods if i < len(agg[m])]
-        header.append(f"{np.mean(xs):.1f} % labelled")
+        # methods with other budget schedules (the step preset) meet different x per cycle
+        aligned.append(float(np.ptp(xs)) <= 0.5)
+        header.append(f"{np.mean(xs):.1f} % labelled" if aligned[i] else f"cycle {i}")
     header.append("AUBC")
     lines = [f"## {metric}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     best_cols = [
@@ -275,7 +344,9 @@ def _metric_table(
         for i in range(cycles):
             if i < len(agg[m]):
                 p = agg[m][i]
-                cells.append(format_cell(p.mean, p.std, p.n, best=m in best_cols[i]))
+                # a best mark only compares like with like: same budget point
+                cell = format_cell(p.mean, p.std, p.n, best=aligned[i] and m in best_cols[i])
+                cells.append(cell if aligned[i] else f"{cell} @ {p.x:.1f} %")
             else:
                 cells.append("-")
         cells.append(format_cell(aubc_mean[m], aubc_std[m], len(aubcs[m]), best=m in best_aubc))

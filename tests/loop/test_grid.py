@@ -9,7 +9,7 @@ import pytest
 
 from asl_core import AslUsageError, ConfigError
 from asl_core.cli import main
-from asl_core.grid import run_grid, summarize
+from asl_core.grid import PRESETS, run_grid, summarize
 from asl_core.ledger import Ledger
 from tests.conftest import small_config
 
@@ -137,3 +137,30 @@ def test_frames_per_video_counts_the_selection_cycles(tmp_path, manager):
         bought = sum(r.bought_frames for r in results[method][0][1:])
         assert sum(counts[method]) == bought
         assert len(counts[method]) == 6  # SMALL_TASK has 6 pool videos
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_every_ablation_preset_builds(preset, manager):
+    """Each preset's methods give valid configs and plugins, differing as the preset says."""
+    from asl_core.grid import grid_configs
+    from asl_core.loop import build_components
+
+    configs = grid_configs(small_config(), PRESETS[preset], [0])
+    assert len(configs) == len(PRESETS[preset]) >= 2
+    for cfg in configs.values():
+        build_components(cfg, manager)
+    assert len({json.dumps(c, sort_keys=True) for c in configs.values()}) == len(configs)
+
+
+def test_step_preset_runs_and_marks_unaligned_budget_points(tmp_path, capsys):
+    """The step preset's methods follow different schedules: the table says which % each cell
+    is at instead of pretending the columns line up."""
+    out = tmp_path / "step"
+    argv = ["compare", "--task", "fake", "--preset", "step", "--seeds", "0", "--quiet"]
+    argv += ["--out", str(out), "--cfg-options", "task.num_videos=6", "task.train_steps=5"]
+    assert main(argv) == 0
+    md = (out / "compare" / "summary.md").read_text()
+    assert "| cycle 1 |" in md and "(1) @ 9.9 %" in md  # 5 % + one 5 % step, at cycle 1
+    assert "**" not in md.split("| apu, step 5 % |")[1].split("|")[2]  # no best mark when unaligned
+    runs = sorted(p.name for p in (out / "runs").iterdir())
+    assert runs == ["apu_step_1-seed0", "apu_step_5-seed0"]
