@@ -149,6 +149,12 @@ def _compare_parser() -> argparse.ArgumentParser:
     p.add_argument("--step-pct", type=float, help="frames bought per cycle, %%")
     p.add_argument("--cycles", type=int, help="selection cycles after the initial labels")
     p.add_argument("--total-pct", type=float, help="stop once this %% of frames is labelled")
+    p.add_argument(
+        "--x-axis",
+        choices=("pct", "cost"),
+        default="pct",
+        help="budget axis of tables and plots: %% labelled (default) or annotation cost",
+    )
     p.add_argument("--quiet", action="store_true", help="no per-phase lines")
     return p
 
@@ -562,7 +568,7 @@ def cmd_compare(args: argparse.Namespace, manager: PluginManager, out: Console) 
             for k in r.metrics
         }
     )
-    doc = summarize(results, metrics, args.out)
+    doc = summarize(results, metrics, args.out, x_axis=args.x_axis)
     first = metrics[0]
     table = Table(title=f"{first}: mean ± std over seeds", box=box.SIMPLE_HEAD)
     table.add_column("method")
@@ -570,7 +576,10 @@ def cmd_compare(args: argparse.Namespace, manager: PluginManager, out: Console) 
     n_cycles = max(len(v["points"]) for v in points.values())
     for i in range(n_cycles):
         xs = [v["points"][i]["x"] for v in points.values() if i < len(v["points"])]
-        table.add_column(f"{sum(xs) / len(xs):.1f} %", justify="right")
+        x = sum(xs) / len(xs)
+        table.add_column(
+            f"{x:.1f} %" if args.x_axis == "pct" else f"cost {x:,.0f}", justify="right"
+        )
     table.add_column("AUBC", justify="right")
     for method, v in points.items():
         cells = []

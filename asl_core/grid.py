@@ -221,26 +221,41 @@ def run_grid(
     return results
 
 
-def _curves(results: GridResult) -> dict[str, list[list[CurvePoint]]]:
-    return {
-        m: [
-            [CurvePoint(r.labelled_pct, dict(r.metrics)) for r in per_seed[s]]
-            for s in sorted(per_seed)
-        ]
-        for m, per_seed in results.items()
-    }
+#: budget axes of the tables and plots: % of the pool labelled, or annotation cost spent
+X_AXES = ("pct", "cost")
 
 
-def summarize(results: GridResult, metrics: Sequence[str], out: Path) -> dict[str, Any]:
-    """Write ``compare/summary.{json,csv,md}`` and return the JSON content.
+def _curves(results: GridResult, x_axis: str = "pct") -> dict[str, list[list[CurvePoint]]]:
+    """Per method, one curve per seed; x = % labelled, or the cumulative annotation cost."""
+    if x_axis not in X_AXES:
+        raise ConfigError(f"compare: x axis must be one of {', '.join(X_AXES)}, got {x_axis!r}")
+    curves: dict[str, list[list[CurvePoint]]] = {}
+    for m, per_seed in results.items():
+        curves[m] = []
+        for s in sorted(per_seed):
+            spent, curve = 0.0, []
+            for r in per_seed[s]:
+                spent += r.cost
+                x = r.labelled_pct if x_axis == "pct" else spent
+                curve.append(CurvePoint(x, dict(r.metrics)))
+            curves[m].append(curve)
+    return curves
+
+
+def summarize(
+    results: GridResult, metrics: Sequence[str], out: Path, *, x_axis: str = "pct"
+) -> dict[str, Any]:
+    """Write ``compare/summary.{json,csv,md}`` and the plots; return the JSON content.
 
     Args:
         results: from :func:`run_grid`.
         metrics: the metrics to tabulate (e.g. the task's headline metrics).
         out: the comparison folder.
+        x_axis: ``"pct"`` (labelled % of the pool) or ``"cost"`` (cumulative annotation cost,
+            the paper's Actor x Clicks); AUBC and the curves use it.
     """
-    curves = _curves(results)
-    doc: dict[str, Any] = {"methods": list(results), "metrics": {}, "runs": {}}
+    curves = _curves(results, x_axis)
+    doc: dict[str, Any] = {"methods": list(results), "x_axis": x_axis, "metrics": {}, "runs": {}}
     for m, per_seed in results.items():
         doc["runs"][m] = {
             str(s): [
@@ -254,7 +269,17 @@ def summarize(results: GridResult, metrics: Sequence[str], out: Path) -> dict[st
             ]
             for s, rs in sorted(per_seed.items())
         }
-    rows_csv = [["metric", "method", "cycle", "labelled_pct", "mean", "std", "n"]]
+    rows_csv = [
+        [
+            "metric",
+            "method",
+            "cycle",
+            "labelled_pct" if x_axis == "pct" else "cost",
+            "mean",
+            "std",
+            "n",
+        ]
+    ]
     md = ["# Comparison", ""]
     for metric in metrics:
         agg = aggregate(curves, metric)
@@ -274,7 +299,7 @@ def summarize(results: GridResult, metrics: Sequence[str], out: Path) -> dict[st
                 rows_csv.append(
                     [metric, m, str(i), f"{p.x:.4f}", f"{p.mean:.6f}", f"{p.std:.6f}", str(p.n)]
                 )
-        md += _metric_table(metric, agg, aubcs)
+        md += _metric_table(metric, agg, aubcs, x_axis)
     comp = out / "compare"
     comp.mkdir(parents=True, exist_ok=True)
     atomic_write_json(comp / "summary.json", doc)
@@ -286,7 +311,7 @@ def summarize(results: GridResult, metrics: Sequence[str], out: Path) -> dict[st
 
     for metric in metrics:
         points = {m: v["points"] for m, v in doc["metrics"][metric].items()}
-        learning_curves(points, metric, comp / f"curve_{_file_safe(metric)}.png")
+        learning_curves(points, metric, comp / f"curve_{_file_safe(metric)}.png", x_axis=x_axis)
     frames_per_video_histogram(_frames_per_video(results, out), comp / "frames_per_video.png")
     return doc
 
@@ -315,9 +340,12 @@ def _frames_per_video(results: GridResult, out: Path) -> dict[str, list[int]]:
 
 
 def _metric_table(
-    metric: str, agg: Mapping[str, list[Any]], aubcs: Mapping[str, list[float]]
+    metric: str, agg: Mapping[str, list[Any]], aubcs: Mapping[str, list[float]], x_axis: str
 ) -> list[str]:
     import numpy as np
+
+    def where(x: float) -> str:
+        return f"{x:.1f} % labelled" if x_axis == "pct" else f"cost {x:,.0f}"
 
     methods = list(agg)
     cycles = max(len(v) for v in agg.values())
@@ -325,9 +353,11 @@ def _metric_table(
     aligned = []
     for i in range(cycles):
         xs = [agg[m][i].x for m in methods if i < len(agg[m])]
-        # methods with other budget schedules (the step preset) meet different x per cycle
-        aligned.append(float(np.ptp(xs)) <= 0.5)
-        header.append(f"{np.mean(xs):.1f} % labelled" if aligned[i] else f"cycle {i}")
+        # methods with other budget schedules (the step preset), or buying frames of different
+        # cost, meet different x in the same cycle
+        tolerance = 0.5 if x_axis == "pct" else 0.005 * max(abs(x) for x in xs)
+        aligned.append(float(np.ptp(xs)) <= tolerance)
+        header.append(where(float(np.mean(xs))) if aligned[i] else f"cycle {i}")
     header.append("AUBC")
     lines = [f"## {metric}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     best_cols = [
@@ -346,15 +376,17 @@ def _metric_table(
                 p = agg[m][i]
                 # a best mark only compares like with like: same budget point
                 cell = format_cell(p.mean, p.std, p.n, best=aligned[i] and m in best_cols[i])
-                cells.append(cell if aligned[i] else f"{cell} @ {p.x:.1f} %")
+                cells.append(cell if aligned[i] else f"{cell} @ {where(p.x)}")
             else:
                 cells.append("-")
         cells.append(format_cell(aubc_mean[m], aubc_std[m], len(aubcs[m]), best=m in best_aubc))
         lines.append("| " + " | ".join(cells) + " |")
     lines += [
         "",
-        "Cells: mean ± sample std (number of seeds); bold: best mean of the column. AUBC: area "
-        "under the metric-vs-% labelled curve divided by its range (the curve's mean height).",
+        "Cells: mean ± sample std (number of seeds); bold: best mean of the column (only where "
+        "every method is at the same budget point). AUBC: area under the metric-vs-"
+        + ("% labelled" if x_axis == "pct" else "cost")
+        + " curve divided by its range (the curve's mean height).",
         "",
     ]
     return lines

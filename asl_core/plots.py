@@ -30,7 +30,11 @@ def _pyplot() -> Any:
 
 
 def learning_curves(
-    points: Mapping[str, Sequence[Mapping[str, float]]], metric: str, path: Path
+    points: Mapping[str, Sequence[Mapping[str, float]]],
+    metric: str,
+    path: Path,
+    *,
+    x_axis: str = "pct",
 ) -> Path:
     """Plot ``metric`` against % labelled frames, one line (mean) and band (± std) per method.
 
@@ -38,6 +42,7 @@ def learning_curves(
         points: per method, its aggregated points ``{"x", "mean", "std", "n"}`` in cycle order
             (the ``points`` of ``compare/summary.json``).
         metric: the metric's name (axis label and title).
+        x_axis: ``"pct"`` (% labelled) or ``"cost"`` (cumulative annotation cost): the x label.
         path: the PNG to write (parent folders are created).
 
     Returns:
@@ -54,7 +59,9 @@ def learning_curves(
             if len(lo) == len(pts):  # one seed: no band rather than a fake zero-width one
                 hi = [p["mean"] + p["std"] for p in pts]
                 ax.fill_between(xs, lo, hi, color=line.get_color(), alpha=0.18, linewidth=0)
-        ax.set_xlabel("labelled frames (% of the pool)")
+        ax.set_xlabel(
+            "labelled frames (% of the pool)" if x_axis == "pct" else "annotation cost (clicks)"
+        )
         ax.set_ylabel(metric)
         ax.set_title(f"{metric}: mean ± std over seeds")
         ax.grid(alpha=0.3)

@@ -164,3 +164,20 @@ def test_step_preset_runs_and_marks_unaligned_budget_points(tmp_path, capsys):
     assert "**" not in md.split("| apu, step 5 % |")[1].split("|")[2]  # no best mark when unaligned
     runs = sorted(p.name for p in (out / "runs").iterdir())
     assert runs == ["apu_step_1-seed0", "apu_step_5-seed0"]
+
+
+def test_cost_axis_uses_the_cumulative_annotation_cost(tmp_path, manager):
+    """With x_axis="cost" each point's x is the cost spent up to that cycle (mean over seeds)."""
+    results = _grid(tmp_path, manager)
+    doc = summarize(results, ["frame_iou"], tmp_path / "cmp", x_axis="cost")
+    for method in METHODS:
+        spent = [
+            sum(r.cost for r in results[method][seed][: i + 1]) for seed in (0, 1) for i in range(3)
+        ]
+        expected = [(spent[i] + spent[3 + i]) / 2 for i in range(3)]
+        xs = [p["x"] for p in doc["metrics"]["frame_iou"][method]["points"]]
+        assert xs == pytest.approx(expected)
+    md = (tmp_path / "cmp" / "compare" / "summary.md").read_text()
+    assert "metric-vs-cost curve" in md
+    with pytest.raises(ConfigError, match="x axis"):
+        summarize(results, ["frame_iou"], tmp_path / "cmp", x_axis="frames")
