@@ -545,7 +545,8 @@ def cmd_compare(args: argparse.Namespace, manager: PluginManager, out: Console) 
         config_file=args.config, plugins=plugins, values=values, cfg_options=cfg_options
     )
     methods = list(args.methods) if args.methods else PRESETS[args.preset or "table1"]
-    headline = tuple(getattr(build_components(base, manager).task, "headline_metrics", ()))
+    base_task = build_components(base, manager).task
+    headline = tuple(getattr(base_task, "headline_metrics", ()))
 
     def observer_for(method: str, seed: int) -> RichObserver:
         return RichObserver(out, quiet=args.quiet, headline=headline)
@@ -568,7 +569,7 @@ def cmd_compare(args: argparse.Namespace, manager: PluginManager, out: Console) 
             for k in r.metrics
         }
     )
-    doc = summarize(results, metrics, args.out, x_axis=args.x_axis)
+    doc = summarize(results, metrics, args.out, x_axis=args.x_axis, task=base_task)
     first = metrics[0]
     table = Table(title=f"{first}: mean ± std over seeds", box=box.SIMPLE_HEAD)
     table.add_column("method")

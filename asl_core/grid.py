@@ -10,6 +10,7 @@ Layout of a comparison folder::
     <out>/compare/summary.md         one table per metric: methods x cycles, best in bold
     <out>/compare/curve_<metric>.png learning curves, mean ± std band per method
     <out>/compare/frames_per_video.png  frames bought per video by each method
+    <out>/compare/selection_timeline.png  picks along time for a few videos, GT action shaded
 
 **Same start for every strategy.** Within one seed every method gets the same initial labels and
 the same model initialisation, because both come from ``phase_rng(seed, 0, ...)`` and nothing of
@@ -243,7 +244,13 @@ def _curves(results: GridResult, x_axis: str = "pct") -> dict[str, list[list[Cur
 
 
 def summarize(
-    results: GridResult, metrics: Sequence[str], out: Path, *, x_axis: str = "pct"
+    results: GridResult,
+    metrics: Sequence[str],
+    out: Path,
+    *,
+    x_axis: str = "pct",
+    task: Any = None,
+    timeline_videos: int = 4,
 ) -> dict[str, Any]:
     """Write ``compare/summary.{json,csv,md}`` and the plots; return the JSON content.
 
@@ -253,6 +260,10 @@ def summarize(
         out: the comparison folder.
         x_axis: ``"pct"`` (labelled % of the pool) or ``"cost"`` (cumulative annotation cost,
             the paper's Actor x Clicks); AUBC and the curves use it.
+        task: the grid's task; when given, ``selection_timeline.png`` shows, for the
+            ``timeline_videos`` videos with the most bought frames (first seed), each method's
+            picks against the task's ground-truth action extent.
+        timeline_videos: how many videos the timeline shows.
     """
     curves = _curves(results, x_axis)
     doc: dict[str, Any] = {"methods": list(results), "x_axis": x_axis, "metrics": {}, "runs": {}}
@@ -307,13 +318,59 @@ def summarize(
     csv.writer(buf, lineterminator="\n").writerows(rows_csv)
     atomic_write_bytes(comp / "summary.csv", buf.getvalue().encode("utf-8"))
     atomic_write_bytes(comp / "summary.md", ("\n".join(md) + "\n").encode("utf-8"))
-    from .plots import frames_per_video_histogram, learning_curves
+    from .plots import frames_per_video_histogram, learning_curves, selection_timeline
 
     for metric in metrics:
         points = {m: v["points"] for m, v in doc["metrics"][metric].items()}
         learning_curves(points, metric, comp / f"curve_{_file_safe(metric)}.png", x_axis=x_axis)
     frames_per_video_histogram(_frames_per_video(results, out), comp / "frames_per_video.png")
+    if task is not None:
+        selected, extents = _timeline_data(results, out, task, timeline_videos)
+        selection_timeline(selected, extents, comp / "selection_timeline.png")
     return doc
+
+
+def _bought(
+    out: Path, method: str, seed: int, *, with_initial_videos: bool = False
+) -> dict[str, list[int]]:
+    """Frames bought after cycle 0 by one run, per video; with ``with_initial_videos`` every
+    video of the initial labels (every pool video) is a key, with an empty list if nothing
+    more was bought there."""
+    from .ledger import Ledger
+
+    ledger = out / "runs" / f"{_file_safe(method)}-seed{seed}" / "ledger.jsonl"
+    records = Ledger(ledger).read().records
+    picks: dict[str, list[int]] = (
+        {r.annotation.video: [] for r in records if r.cycle == 0} if with_initial_videos else {}
+    )
+    for r in records:
+        if r.cycle > 0 and not r.annotation.pseudo:
+            picks.setdefault(r.annotation.video, []).append(r.annotation.frame)
+    return picks
+
+
+def _timeline_data(
+    results: GridResult, out: Path, task: Any, count: int
+) -> tuple[dict[str, dict[str, list[int]]], dict[str, list[bool]]]:
+    """Picks of the first seed per method, and the ground-truth extent of the ``count`` videos
+    with the most picks over all methods."""
+    from .types import FrameRef
+
+    selected = {m: _bought(out, m, min(per_seed)) for m, per_seed in results.items()}
+    totals: dict[str, int] = {}
+    for picks in selected.values():
+        for video, frames in picks.items():
+            totals[video] = totals.get(video, 0) + len(frames)
+    lengths = {v.id: v.num_frames for v in task.pool()}
+    videos = sorted((v for v in totals if v in lengths), key=lambda v: (-totals[v], v))[:count]
+    extents = {
+        v: [
+            bool(regions)
+            for regions in task.ground_truth([FrameRef(v, f) for f in range(lengths[v])])
+        ]
+        for v in videos
+    }
+    return selected, extents
 
 
 def _file_safe(name: str) -> str:
@@ -323,19 +380,12 @@ def _file_safe(name: str) -> str:
 def _frames_per_video(results: GridResult, out: Path) -> dict[str, list[int]]:
     """Per method, the frames bought after cycle 0 in each pool video, all seeds pooled (the
     videos are those of the initial labels, which cover every pool video)."""
-    from .ledger import Ledger
-
     counts: dict[str, list[int]] = {}
     for method, per_seed in results.items():
         counts[method] = []
         for seed in sorted(per_seed):
-            ledger = out / "runs" / f"{_file_safe(method)}-seed{seed}" / "ledger.jsonl"
-            records = Ledger(ledger).read().records
-            per_video = {r.annotation.video: 0 for r in records if r.cycle == 0}
-            for r in records:
-                if r.cycle > 0 and not r.annotation.pseudo:
-                    per_video[r.annotation.video] = per_video.get(r.annotation.video, 0) + 1
-            counts[method].extend(per_video.values())
+            picks = _bought(out, method, seed, with_initial_videos=True)
+            counts[method].extend(len(frames) for frames in picks.values())
     return counts
 
 

@@ -8,6 +8,8 @@ here needs a display and importing ``asl_core`` stays light.
 * :func:`frames_per_video_histogram` — how many frames each method bought per video over the
   selection cycles (paper Fig. 7a style): global selection concentrates the budget on some
   videos, local selection spreads it.
+* :func:`selection_timeline` — for a few videos, the frames each method bought along the time
+  axis with the ground-truth action shaded (paper Fig. 3 style).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["frames_per_video_histogram", "learning_curves"]
+__all__ = ["frames_per_video_histogram", "learning_curves", "selection_timeline"]
 
 
 def _pyplot() -> Any:
@@ -94,6 +96,58 @@ def frames_per_video_histogram(counts: Mapping[str, Sequence[int]], path: Path) 
         ax.set_ylabel("videos")
         ax.set_title("frames selected per video")
         ax.legend(fontsize="small")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.tight_layout()
+        fig.savefig(path)
+    finally:
+        plt.close(fig)
+    return path
+
+
+def selection_timeline(
+    selected: Mapping[str, Mapping[str, Sequence[int]]],
+    extents: Mapping[str, Sequence[bool]],
+    path: Path,
+) -> Path:
+    """Frames each method selected along each video's time axis, ground-truth action shaded
+    (paper Fig. 3 style).
+
+    Args:
+        selected: per method, per video, the frames it bought after the initial labels.
+        extents: per video (the ones to draw, in order), ``bool[F]``: the frames where the
+            ground truth shows an actor.
+        path: the PNG to write.
+
+    Returns:
+        ``path``.
+    """
+    plt = _pyplot()
+    videos = list(extents)
+    methods = list(selected)
+    fig, axes = plt.subplots(
+        len(videos),
+        1,
+        figsize=(7.0, 0.45 + 0.32 * len(methods) * len(videos)),
+        dpi=120,
+        squeeze=False,
+    )
+    try:
+        for ax, video in zip(axes[:, 0], videos, strict=True):
+            inside = list(extents[video])
+            for f, on in enumerate(inside):  # shade runs of frames with the action
+                if on and (f == 0 or not inside[f - 1]):
+                    end = f
+                    while end + 1 < len(inside) and inside[end + 1]:
+                        end += 1
+                    ax.axvspan(f - 0.5, end + 0.5, color="0.85", linewidth=0)
+            for row, method in enumerate(methods):
+                frames = list(selected[method].get(video, ()))
+                ax.scatter(frames, [row] * len(frames), marker="|", s=120, label=method)
+            ax.set_yticks(range(len(methods)), methods, fontsize="x-small")
+            ax.set_xlim(-0.5, len(inside) - 0.5)
+            ax.set_ylim(-0.7, len(methods) - 0.3)
+            ax.set_title(video, fontsize="small", loc="left")
+        axes[-1, 0].set_xlabel("frame (grey: ground-truth action)")
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.tight_layout()
         fig.savefig(path)

@@ -181,3 +181,21 @@ def test_cost_axis_uses_the_cumulative_annotation_cost(tmp_path, manager):
     assert "metric-vs-cost curve" in md
     with pytest.raises(ConfigError, match="x axis"):
         summarize(results, ["frame_iou"], tmp_path / "cmp", x_axis="frames")
+
+
+def test_selection_timeline_shows_the_videos_with_most_picks(tmp_path, manager):
+    """With the task given, summarize draws the timeline from the task's ground truth."""
+    from PIL import Image
+
+    from asl_core.grid import _timeline_data
+    from asl_core.loop import build_components
+
+    results = _grid(tmp_path, manager)
+    task = build_components(small_config(), manager).task
+    summarize(results, ["frame_iou"], tmp_path / "cmp", task=task, timeline_videos=2)
+    with Image.open(tmp_path / "cmp" / "compare" / "selection_timeline.png") as img:
+        assert img.format == "PNG"
+    selected, extents = _timeline_data(results, tmp_path / "cmp", task, 2)
+    assert set(selected) == set(METHODS) and len(extents) == 2
+    lengths = {v.id: v.num_frames for v in task.pool()}
+    assert all(len(e) == lengths[v] for v, e in extents.items())
