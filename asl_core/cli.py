@@ -155,6 +155,12 @@ def _compare_parser() -> argparse.ArgumentParser:
         default="pct",
         help="budget axis of tables and plots: %% labelled (default) or annotation cost",
     )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="runs at once, each in its own process (default 1; workers print no progress)",
+    )
     p.add_argument("--quiet", action="store_true", help="no per-phase lines")
     return p
 
@@ -559,6 +565,7 @@ def cmd_compare(args: argparse.Namespace, manager: PluginManager, out: Console) 
         manager,
         observer_for=observer_for,
         announce=lambda msg: out.print(f"[bold]{msg}[/]"),
+        jobs=args.jobs,
     )
     metrics = list(headline) or sorted(
         {

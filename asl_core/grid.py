@@ -179,6 +179,7 @@ def run_grid(
     manager: PluginManager,
     observer_for: Callable[[str, int], LoopObserver] | None = None,
     announce: Callable[[str], None] | None = None,
+    jobs: int = 1,
 ) -> GridResult:
     """Run (or resume) every cell of the grid; return each cell's cycle results.
 
@@ -193,6 +194,10 @@ def run_grid(
         manager: the plugin manager.
         observer_for: the loop observer of a cell (default: silent).
         announce: called with a one-line message before each cell.
+        jobs: cells run at once, each in its own process (``1``: one after the other in this
+            process, with the observers). With ``jobs > 1`` the workers are silent, and
+            ``OMP_NUM_THREADS`` is set to ``cpu_count // jobs`` for them unless already set, so
+            the processes do not fight over the cores.
 
     Raises:
         ConfigError: for a bad grid or a folder holding another grid.
@@ -201,11 +206,12 @@ def run_grid(
     configs = grid_configs(base, table, seeds)
     components = {cell: build_components(cfg, manager) for cell, cfg in configs.items()}
     _check_grid_file(out, {"methods": table, "seeds": [int(s) for s in seeds], "base": base})
+    if jobs < 1:
+        raise ConfigError(f"compare: --jobs must be >= 1, got {jobs}")
     results: GridResult = {m: {} for m in table}
+    pending: list[tuple[str, int, Any]] = []
     for (method, seed), cfg in configs.items():
         root = out / "runs" / f"{_file_safe(method)}-seed{seed}"
-        if announce:
-            announce(f"{method}, seed {seed}: {root}")
         if (root / "state.json").is_file():
             run, stored, state = open_run(root)
             if stored != json.loads(json.dumps(cfg)):
@@ -216,10 +222,40 @@ def run_grid(
                 continue
         else:
             run = create_run(root, cfg, components[(method, seed)])
-        observer = observer_for(method, seed) if observer_for else None
-        loop = ActiveLearningLoop(run, cfg, components[(method, seed)], observer)
-        results[method][seed] = loop.run()
+        pending.append((method, seed, run))
+    if jobs == 1 or len(pending) <= 1:
+        for method, seed, run in pending:
+            if announce:
+                announce(f"{method}, seed {seed}: {run.root}")
+            observer = observer_for(method, seed) if observer_for else None
+            cfg = configs[(method, seed)]
+            loop = ActiveLearningLoop(run, cfg, components[(method, seed)], observer)
+            results[method][seed] = loop.run()
+        return results
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // jobs)))
+    # spawn: a fresh interpreter per worker, never a fork of a process that may hold threads
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {}
+        for method, seed, run in pending:
+            if announce:
+                announce(f"{method}, seed {seed}: {run.root} (in a worker process)")
+            futures[(method, seed)] = pool.submit(_run_cell, str(run.root))
+        for (method, seed), future in futures.items():
+            results[method][seed] = future.result()
     return results
+
+
+def _run_cell(root: str) -> list[CycleResult]:
+    """Worker process: run (or resume) one cell from its own run directory, silently."""
+    from .plugins import default_plugin_manager
+
+    run, cfg, _ = open_run(root)
+    components = build_components(cfg, default_plugin_manager())
+    return ActiveLearningLoop(run, cfg, components).run()
 
 
 #: budget axes of the tables and plots: % of the pool labelled, or annotation cost spent

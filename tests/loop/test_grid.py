@@ -199,3 +199,13 @@ def test_selection_timeline_shows_the_videos_with_most_picks(tmp_path, manager):
     assert set(selected) == set(METHODS) and len(extents) == 2
     lengths = {v.id: v.num_frames for v in task.pool()}
     assert all(len(e) == lengths[v] for v, e in extents.items())
+
+
+def test_parallel_jobs_give_the_same_results(tmp_path, manager):
+    """Two worker processes produce exactly the sequential grid's labels and metrics."""
+    base = small_config(**{"budget.cycles": 1})
+    serial = run_grid(tmp_path / "a", base, METHODS, [0, 1], manager)
+    parallel = run_grid(tmp_path / "b", base, METHODS, [0, 1], manager, jobs=2)
+    assert _without_times(parallel) == _without_times(serial)
+    with pytest.raises(ConfigError, match="--jobs"):
+        run_grid(tmp_path / "c", base, METHODS, [0], manager, jobs=0)
