@@ -14,21 +14,32 @@ here needs a display and importing ``asl_core`` stays light.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 __all__ = ["frames_per_video_histogram", "learning_curves", "selection_timeline"]
 
 
-def _pyplot() -> Any:
+@contextlib.contextmanager
+def _figure(path: Path, *, rows: int = 1, size: tuple[float, float] = (6.4, 4.2)) -> Iterator[Any]:
+    """Axes ``[rows]`` of a new figure, written to ``path`` (folders created) when the block
+    ends without error; the figure is closed either way."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
-    return plt
+    fig, axes = plt.subplots(rows, 1, figsize=size, dpi=120, squeeze=False)
+    try:
+        yield axes[:, 0]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.tight_layout()
+        fig.savefig(path)
+    finally:
+        plt.close(fig)
 
 
 def learning_curves(
@@ -50,9 +61,7 @@ def learning_curves(
     Returns:
         ``path``.
     """
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
-    try:
+    with _figure(path) as (ax,):
         for method, pts in points.items():
             xs = [p["x"] for p in pts]
             ys = [p["mean"] for p in pts]
@@ -68,11 +77,6 @@ def learning_curves(
         ax.set_title(f"{metric}: mean ± std over seeds")
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.tight_layout()
-        fig.savefig(path)
-    finally:
-        plt.close(fig)
     return path
 
 
@@ -86,9 +90,7 @@ def frames_per_video_histogram(counts: Mapping[str, Sequence[int]], path: Path) 
     Returns:
         ``path``.
     """
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
-    try:
+    with _figure(path) as (ax,):
         top = max((max(c) for c in counts.values() if len(c)), default=0)
         bins = [b - 0.5 for b in range(top + 2)]
         ax.hist(list(counts.values()), bins=bins, label=list(counts), alpha=0.85)
@@ -96,11 +98,6 @@ def frames_per_video_histogram(counts: Mapping[str, Sequence[int]], path: Path) 
         ax.set_ylabel("videos")
         ax.set_title("frames selected per video")
         ax.legend(fontsize="small")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.tight_layout()
-        fig.savefig(path)
-    finally:
-        plt.close(fig)
     return path
 
 
@@ -121,18 +118,11 @@ def selection_timeline(
     Returns:
         ``path``.
     """
-    plt = _pyplot()
     videos = list(extents)
     methods = list(selected)
-    fig, axes = plt.subplots(
-        len(videos),
-        1,
-        figsize=(7.0, 0.45 + 0.32 * len(methods) * len(videos)),
-        dpi=120,
-        squeeze=False,
-    )
-    try:
-        for ax, video in zip(axes[:, 0], videos, strict=True):
+    size = (7.0, 0.45 + 0.32 * len(methods) * len(videos))
+    with _figure(path, rows=len(videos), size=size) as axes:
+        for ax, video in zip(axes, videos, strict=True):
             inside = list(extents[video])
             for f, on in enumerate(inside):  # shade runs of frames with the action
                 if on and (f == 0 or not inside[f - 1]):
@@ -147,10 +137,5 @@ def selection_timeline(
             ax.set_xlim(-0.5, len(inside) - 0.5)
             ax.set_ylim(-0.7, len(methods) - 0.3)
             ax.set_title(video, fontsize="small", loc="left")
-        axes[-1, 0].set_xlabel("frame (grey: ground-truth action)")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.tight_layout()
-        fig.savefig(path)
-    finally:
-        plt.close(fig)
+        axes[-1].set_xlabel("frame (grey: ground-truth action)")
     return path
