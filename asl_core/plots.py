@@ -120,7 +120,8 @@ def selection_timeline(
     """
     videos = list(extents)
     methods = list(selected)
-    size = (7.0, 0.45 + 0.32 * len(methods) * len(videos))
+    # every video's panel needs room for its title and axis besides one row per method
+    size = (7.0, 0.5 + len(videos) * (0.5 + 0.28 * len(methods)))
     with _figure(path, rows=len(videos), size=size) as axes:
         for ax, video in zip(axes, videos, strict=True):
             inside = list(extents[video])
