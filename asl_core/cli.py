@@ -65,6 +65,27 @@ _PLUGIN_FLAGS = ("task", "scorer", "selector", "loss", "oracle")
 # --------------------------------------------------------------------------- parsers
 
 
+def _add_config_args(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    """``--config``, ``--cfg-options`` and the budget flags, shared by ``asl-run`` and
+    ``asl-run compare``; returns the configuration group for more flags."""
+    c = p.add_argument_group("configuration")
+    c.add_argument("--config", type=Path, help="config file (mmengine format, _base_ allowed)")
+    c.add_argument(
+        "--cfg-options",
+        nargs="+",
+        metavar="KEY=VALUE",
+        help="override config keys, e.g. loss.sigma=2.0 budget.cycles=5",
+    )
+    b = p.add_argument_group("budget (percent of all pool frames)")
+    b.add_argument("--init-pct", type=float, help="initial random labels per video, %% (default 5)")
+    b.add_argument("--step-pct", type=float, help="frames bought per cycle, %% (default 5)")
+    b.add_argument(
+        "--cycles", type=int, help="selection cycles after the initial labels (default 3)"
+    )
+    b.add_argument("--total-pct", type=float, help="stop once this %% of frames is labelled")
+    return c
+
+
 def _run_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="asl-run",
@@ -83,22 +104,8 @@ def _run_parser() -> argparse.ArgumentParser:
     g.add_argument("--selector", help="selector: global, local or video")
     g.add_argument("--loss", help="sparse loss: mgw, interpolation or masking")
     g.add_argument("--oracle", help="oracle, e.g. simulated")
-    c = p.add_argument_group("configuration")
-    c.add_argument("--config", type=Path, help="config file (mmengine format, _base_ allowed)")
-    c.add_argument(
-        "--cfg-options",
-        nargs="+",
-        metavar="KEY=VALUE",
-        help="override config keys, e.g. loss.sigma=2.0 budget.cycles=5",
-    )
+    c = _add_config_args(p)
     c.add_argument("--seed", type=int, help="run seed (default 0)")
-    b = p.add_argument_group("budget (percent of all pool frames)")
-    b.add_argument("--init-pct", type=float, help="initial random labels per video, %% (default 5)")
-    b.add_argument("--step-pct", type=float, help="frames bought per cycle, %% (default 5)")
-    b.add_argument(
-        "--cycles", type=int, help="selection cycles after the initial labels (default 3)"
-    )
-    b.add_argument("--total-pct", type=float, help="stop once this %% of frames is labelled")
     r = p.add_argument_group("run directory")
     r.add_argument(
         "--work-dir",
@@ -143,12 +150,7 @@ def _compare_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds (default 0 1 2)")
     for name in ("task", "selector", "loss", "oracle"):
         p.add_argument(f"--{name}", help=f"{name} plugin shared by every run")
-    p.add_argument("--config", type=Path, help="base config file shared by every run")
-    p.add_argument("--cfg-options", nargs="+", metavar="KEY=VALUE", help="override config keys")
-    p.add_argument("--init-pct", type=float, help="initial random labels per video, %%")
-    p.add_argument("--step-pct", type=float, help="frames bought per cycle, %%")
-    p.add_argument("--cycles", type=int, help="selection cycles after the initial labels")
-    p.add_argument("--total-pct", type=float, help="stop once this %% of frames is labelled")
+    _add_config_args(p)  # the shared config of every run of the grid
     p.add_argument(
         "--x-axis",
         choices=("pct", "cost"),

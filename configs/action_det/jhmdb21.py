@@ -1,6 +1,6 @@
 # J-HMDB-21 as in the paper (§4, Table 1-2): 3 % initial frames, +3 % per cycle, up to 9 %.
 # Placeholder with the paper's values: the J-HMDB loader details (three splits, real PNG frames
-# at 320x240) and the I3D encoder arrive with issue 6, APU with issue 4. Point task.data_root
+# at 320x240) and the I3D encoder arrive with issue 6. Point task.data_root
 # at your copy of the dataset; nothing is downloaded.
 task = dict(
     type="action_det",

@@ -1,6 +1,6 @@
 # UCF-101-24 as in the paper (§4, Table 1-2): 1 % initial frames, +5 % per cycle, up to 10-20 %.
 # Placeholder with the paper's values: the UCF-101-24 loader (.avi via PyAV, corrected
-# annotations, box ground truth) and the I3D encoder arrive with issue 6, APU with issue 4.
+# annotations, box ground truth) and the I3D encoder arrive with issue 6.
 # Point task.data_root at your copy of the dataset; nothing is downloaded.
 task = dict(
     type="action_det",

@@ -209,3 +209,11 @@ def test_parallel_jobs_give_the_same_results(tmp_path, manager):
     assert _without_times(parallel) == _without_times(serial)
     with pytest.raises(ConfigError, match="--jobs"):
         run_grid(tmp_path / "c", base, METHODS, [0], manager, jobs=0)
+
+
+def test_cli_preset_choices_are_the_presets():
+    """The CLI lists its preset names without importing the grid; they must not drift apart."""
+    from asl_core.cli import _compare_parser
+
+    (action,) = [a for a in _compare_parser()._actions if a.dest == "preset"]
+    assert sorted(action.choices) == sorted(PRESETS)
