@@ -58,6 +58,8 @@ _VALUE_FLAGS = {
     "step_pct": "budget.step_pct",
     "cycles": "budget.cycles",
     "total_pct": "budget.total_pct",
+    "step_cost": "budget.step_cost",
+    "total_cost": "budget.total_cost",
 }
 _PLUGIN_FLAGS = ("task", "scorer", "selector", "loss", "oracle")
 
@@ -76,13 +78,23 @@ def _add_config_args(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
         metavar="KEY=VALUE",
         help="override config keys, e.g. loss.sigma=2.0 budget.cycles=5",
     )
-    b = p.add_argument_group("budget (percent of all pool frames)")
+    b = p.add_argument_group(
+        "budget (percent of all pool frames, or annotation cost in the oracle's unit)"
+    )
     b.add_argument("--init-pct", type=float, help="initial random labels per video, %% (default 5)")
     b.add_argument("--step-pct", type=float, help="frames bought per cycle, %% (default 5)")
     b.add_argument(
         "--cycles", type=int, help="selection cycles after the initial labels (default 3)"
     )
     b.add_argument("--total-pct", type=float, help="stop once this %% of frames is labelled")
+    b.add_argument(
+        "--step-cost",
+        type=float,
+        help="annotation cost to spend per cycle instead of --step-pct (e.g. clicks)",
+    )
+    b.add_argument(
+        "--total-cost", type=float, help="stop once the labels bought cost this much in all"
+    )
     return c
 
 

@@ -21,6 +21,7 @@ because mmengine itself accepts any key.
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ __all__ = [
     "BudgetParams",
     "budget_of",
     "build_config",
+    "canonical_config",
     "default_config_path",
     "load_config_file",
     "parse_cfg_options",
@@ -78,23 +80,43 @@ def _opt_int(v: Any) -> int | None:
     return int(v)
 
 
+def _positive(name: str):
+    def check(_inst: Any, _attr: Any, value: float | None) -> None:
+        if value is not None and not (value > 0 and value != float("inf")):
+            raise ValueError(f"{name} must be a positive, finite annotation cost, got {value}")
+
+    return check
+
+
 @frozen
 class BudgetParams:
-    """The labelling budget schedule, in percent of all pool frames.
+    """The labelling budget schedule, in percent of all pool frames or in annotation cost.
 
     Attributes:
         init_pct: frames labelled at random in **each video** before the first cycle
             (1 % UCF-101-24, 3 % J-HMDB, 5 % YouTube-VOS in the paper); at least one per video.
         step_pct: frames bought per cycle, as a percentage of all pool frames (1 % or 5 %).
+            Not used when ``step_cost`` is set.
         cycles: number of selection cycles after the initial labels (``None``: until
-            ``total_pct`` or the pool is exhausted).
+            ``total_pct``/``total_cost`` or the pool is exhausted).
         total_pct: stop when this percentage of all pool frames is labelled (``None``: no cap).
+        step_cost: annotation cost (the oracle's unit, e.g. clicks) to spend per cycle instead
+            of ``step_pct``; ``None``: budgets in frames. How a cost becomes a frame count is
+            :func:`asl_core.budget.next_budget`.
+        total_cost: stop when the cost of every purchase so far (initial labels included)
+            reaches this (``None``: no cap).
     """
 
     init_pct: float = field(default=5.0, converter=float, validator=_pct("init_pct"))
     step_pct: float = field(default=5.0, converter=float, validator=_pct("step_pct"))
     cycles: int | None = field(default=3, converter=_opt_int)
     total_pct: float | None = field(default=None, converter=_opt_float, validator=_pct("total_pct"))
+    step_cost: float | None = field(
+        default=None, converter=_opt_float, validator=_positive("step_cost")
+    )
+    total_cost: float | None = field(
+        default=None, converter=_opt_float, validator=_positive("total_cost")
+    )
 
     @cycles.validator
     def _check_cycles(self, _attr: Any, value: int | None) -> None:
@@ -102,8 +124,13 @@ class BudgetParams:
             raise ValueError(f"cycles must be >= 0, got {value}")
 
     def __attrs_post_init__(self) -> None:
-        if self.cycles is None and self.total_pct is None:
-            raise ValueError("set budget.cycles or budget.total_pct (or both)")
+        if self.cycles is None and self.total_pct is None and self.total_cost is None:
+            raise ValueError("set budget.cycles, budget.total_pct or budget.total_cost")
+
+    @property
+    def by_cost(self) -> bool:
+        """Whether each cycle's budget is an annotation cost (``step_cost``) or a frame share."""
+        return self.step_cost is not None
 
 
 def default_config_path() -> Path:
@@ -248,6 +275,20 @@ def validate_config(cfg: Mapping[str, Any]) -> BudgetParams:
 def budget_of(cfg: Mapping[str, Any]) -> BudgetParams:
     """The validated budget section of a merged config."""
     return parse_params(BudgetParams, cfg.get("budget") or {}, where="budget")
+
+
+def canonical_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """``cfg`` as plain JSON values with its budget section spelled out in full.
+
+    What two configs are compared by (a grid resumed, a run checked against its grid): a
+    config stored before a budget key existed (``step_cost`` came later) means the same as one
+    that spells the key's default, so result folders stay resumable across versions.
+    """
+    import attrs
+
+    plain = json.loads(json.dumps(dict(cfg)))
+    plain["budget"] = json.loads(json.dumps(attrs.asdict(budget_of(cfg))))
+    return plain
 
 
 def render_config(cfg: Mapping[str, Any]) -> bytes:

@@ -23,6 +23,7 @@ ones; a folder made for another grid is refused rather than mixed.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -32,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from .compare import CurvePoint, aggregate, aubc, best_per_column, format_cell
-from .config import build_config
+from .config import build_config, canonical_config
 from .errors import ConfigError
 from .loop import ActiveLearningLoop, LoopObserver, build_components, create_run, open_run
 from .plugins import PluginManager
@@ -136,11 +137,20 @@ def grid_configs(
     return configs
 
 
+def _canonical_record(record: Mapping[str, Any]) -> Any:
+    plain = json.loads(json.dumps(dict(record)))
+    if isinstance(plain.get("base"), dict):
+        # a damaged base compares as it is, and differs
+        with contextlib.suppress(ConfigError):
+            plain["base"] = canonical_config(plain["base"])
+    return plain
+
+
 def _check_grid_file(out: Path, record: Mapping[str, Any]) -> None:
     path = out / "grid.json"
     if path.is_file():
         stored = read_json(path, "comparison grid")
-        if stored != json.loads(json.dumps(record)):
+        if _canonical_record(stored) != _canonical_record(record):
             raise ConfigError(
                 f"{path}: this folder holds a different grid (methods, seeds or config differ); "
                 "use another --out, or the same options to resume it"
@@ -214,7 +224,7 @@ def run_grid(
         root = out / "runs" / f"{_file_safe(method)}-seed{seed}"
         if (root / "state.json").is_file():
             run, stored, state = open_run(root)
-            if stored != json.loads(json.dumps(cfg)):
+            if canonical_config(stored) != canonical_config(cfg):
                 raise ConfigError(f"{root}: run config differs from the grid's; refusing to mix")
             done = _results_of_finished(root, state) if state.get("status") == "finished" else None
             if done is not None:

@@ -480,9 +480,7 @@ class ActiveLearningLoop:
                 )
                 results.append(result)
                 self.observer.cycle_done(result)
-                nb = next_budget(
-                    self.budget, cycles_done=cycle, labelled=labels.num_labelled, total=total
-                )
+                nb = self._next_budget(cycle, labels.num_labelled, total, contents)
                 if nb.frames == 0:
                     self._finish(cycle, nb, results)
                     return results
@@ -494,6 +492,33 @@ class ActiveLearningLoop:
                 contents = self._buy(cycle + 1, sel, contents)
                 self._models.pop(cycle, None)
                 cycle += 1
+
+    def _next_budget(
+        self, cycle: int, labelled: int, total: int, contents: LedgerContents
+    ) -> NextBudget:
+        """The next cycle's budget; with a cost budget, from the costs in the ledger."""
+        human = [r for r in contents.records if not r.annotation.pseudo]
+        spent = float(sum(r.annotation.cost for r in human))
+        initial = [r for r in human if r.cycle == 0]
+        try:
+            nb = next_budget(
+                self.budget,
+                cycles_done=cycle,
+                labelled=labelled,
+                total=total,
+                spent=spent,
+                initial_spent=float(sum(r.annotation.cost for r in initial)),
+                initial_frames=len(initial),
+            )
+        except ValueError as exc:
+            raise ConfigError(f"{self.run_dir.root}: {exc}") from None
+        if nb.cost is not None and nb.frames:
+            if nb.cost > 0:
+                what = f"aiming at a cost of {nb.cost:g}"
+            else:
+                what = f"the cost schedule is overspent by {-nb.cost:g}; buying the minimum"
+            self.observer.note(f"cycle {cycle + 1}: {what} -> {nb.frames} frames")
+        return nb
 
     def _finish(self, cycle: int, nb: NextBudget, results: list[CycleResult]) -> None:
         # each result was made before its cycle's score and select phases ran: complete the

@@ -94,7 +94,9 @@ def test_broken_config_file_names_the_file(tmp_path):
 
 def test_budget_needs_cycles_or_total():
     """A schedule with neither a cycle count nor a total budget never ends: rejected."""
-    with pytest.raises(ConfigError, match=r"budget\.cycles or budget\.total_pct"):
+    with pytest.raises(
+        ConfigError, match=r"budget\.cycles, budget\.total_pct or budget\.total_cost"
+    ):
         build_config(cfg_options={"budget.cycles": None})
 
 
@@ -152,6 +154,96 @@ def test_next_budget_stops_when_everything_is_labelled():
     """A fully labelled pool ends the run."""
     nb = next_budget(BudgetParams(cycles=9), cycles_done=1, labelled=100, total=100)
     assert nb.frames == 0 and "every frame" in nb.reason
+
+
+def _cost_budget(**kw) -> BudgetParams:
+    return BudgetParams(**{"step_cost": 10.0, "cycles": 5, **kw})
+
+
+def test_cost_budget_turns_cost_into_frames_at_the_mean_cost_so_far():
+    """10 frames bought for 20 clicks (2 per frame): a 10-click step buys 5 frames."""
+    nb = next_budget(
+        _cost_budget(), cycles_done=0, labelled=10, total=100, spent=20.0, initial_spent=20.0
+    )
+    assert (nb.frames, nb.cost) == (5, 10.0)
+
+
+def test_cost_budget_carries_an_overspend_into_the_next_cycle():
+    """Cycle 1 bought 5 frames for 14 clicks instead of 10: cycle 2 aims at 2*10 - 14 = 6
+    clicks, at the selection cycles' 14 / 5 = 2.8 clicks a frame: 2.14 -> 2 frames."""
+    nb = next_budget(
+        _cost_budget(),
+        cycles_done=1,
+        labelled=15,
+        total=100,
+        spent=34.0,
+        initial_spent=20.0,
+        initial_frames=10,
+    )
+    assert nb.cost == pytest.approx(6.0)
+    assert nb.frames == 2
+
+
+def test_cost_budget_after_cycle_zero_needs_the_initial_frame_count():
+    """Without initial_frames the selection cycles' cost per frame is unknown: an error."""
+    with pytest.raises(ValueError, match="initial_frames"):
+        next_budget(_cost_budget(), cycles_done=1, labelled=15, total=100, spent=34.0)
+
+
+def test_cost_budget_buys_at_least_one_frame_after_a_large_overspend():
+    """A cycle far over its cost still leaves the next one a frame (never an empty cycle)."""
+    nb = next_budget(
+        _cost_budget(),
+        cycles_done=1,
+        labelled=15,
+        total=100,
+        spent=60.0,
+        initial_spent=20.0,
+        initial_frames=10,
+    )
+    assert nb.cost == pytest.approx(-20.0) and nb.frames == 1
+
+
+def test_cost_budget_clips_the_last_step_to_the_total_cost():
+    """total_cost 25 after 20 spent: the step aims at 5 clicks, 2.5 -> 3 frames at 2 each."""
+    params = _cost_budget(total_cost=25.0)
+    nb = next_budget(params, cycles_done=0, labelled=10, total=100, spent=20.0, initial_spent=20.0)
+    assert (nb.cost, nb.frames) == (5.0, 3) and "total cost" in nb.reason
+
+
+def test_cost_budget_stops_once_the_total_cost_is_spent():
+    """Spending the total cost ends the run, even with cycles left."""
+    params = _cost_budget(total_cost=25.0)
+    nb = next_budget(
+        params,
+        cycles_done=1,
+        labelled=13,
+        total=100,
+        spent=26.0,
+        initial_spent=20.0,
+        initial_frames=10,
+    )
+    assert nb.frames == 0 and "total cost budget of 25 reached" in nb.reason
+
+
+def test_cost_budget_without_any_cost_so_far_is_an_error():
+    """Free frames so far (no actors, no overhead) give no cost per frame: a clear error."""
+    with pytest.raises(ValueError, match="cannot be estimated"):
+        next_budget(_cost_budget(), cycles_done=0, labelled=10, total=100, spent=0.0)
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, float("inf")])
+def test_budget_rejects_non_positive_costs(bad):
+    """step_cost and total_cost must be positive and finite."""
+    with pytest.raises(ValueError, match="step_cost"):
+        BudgetParams(step_cost=bad)
+    with pytest.raises(ValueError, match="total_cost"):
+        BudgetParams(total_cost=bad)
+
+
+def test_total_cost_alone_bounds_a_run():
+    """cycles=None is allowed when total_cost caps the run."""
+    assert BudgetParams(cycles=None, step_cost=5.0, total_cost=50.0).by_cost
 
 
 @given(

@@ -217,3 +217,30 @@ def test_cli_preset_choices_are_the_presets():
 
     (action,) = [a for a in _compare_parser()._actions if a.dest == "preset"]
     assert sorted(action.choices) == sorted(PRESETS)
+
+
+def test_a_grid_stored_before_the_cost_budget_keys_resumes(tmp_path, manager):
+    """Folders written when the budget had no step_cost/total_cost keys mean the same budget:
+    the grid resumes instead of refusing them as another grid."""
+    first = _grid(tmp_path, manager, seeds=(0,))
+    cmp = tmp_path / "cmp"
+    paths = [cmp / "grid.json", *(cmp / "runs").glob("*/config.json")]
+    for path in paths:
+        data = json.loads(path.read_text())
+        budget = (data["base"] if path.name == "grid.json" else data)["budget"]
+        del budget["step_cost"], budget["total_cost"]
+        path.write_text(json.dumps(data))
+    assert _without_times(_grid(tmp_path, manager, seeds=(0,))) == _without_times(first)
+
+
+def test_cli_compare_budgets_in_cost(tmp_path, capsys):
+    """--step-cost gives every cell the same cost schedule; the cost axis tabulates it."""
+    out = tmp_path / "c"
+    argv = ["compare", "--task", "fake", "--methods", "random", "equidistant", "--seeds", "0"]
+    argv += ["--cycles", "2", "--step-cost", "10", "--x-axis", "cost", "--quiet"]
+    argv += ["--out", str(out), "--cfg-options", "task.num_videos=6", "task.train_steps=10"]
+    assert main(argv) == 0
+    for method in ("random", "equidistant"):
+        cfg = json.loads((out / "runs" / f"{method}-seed0" / "config.json").read_text())
+        assert cfg["budget"]["step_cost"] == 10.0
+    assert "cost" in capsys.readouterr().out

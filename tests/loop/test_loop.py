@@ -187,3 +187,53 @@ def test_plugin_lacking_interface_methods_is_named(manager):
         pytest.raises(PluginContractError, match="missing: frame_stats, prepare_pool"),
     ):
         build_components(cfg, manager)
+
+
+def test_cost_budget_keeps_the_cumulative_spend_on_schedule(tmp_path, manager):
+    """With budget.step_cost each cycle buys round(target / cost per frame) frames, the target
+    carrying the previous cycles' miss (re-derived here from the ledger), and the spend after
+    the last cycle is close to cycles * step_cost; the results report the ledger's costs."""
+    from asl_core.budget import round_half_up
+
+    step, cycles = 12.0, 4
+    run, _, results = _run(tmp_path, manager, **{"budget.cycles": cycles, "budget.step_cost": step})
+    records = Ledger(run.ledger_path).read().records
+    initial = [r.annotation.cost for r in records if r.cycle == 0]
+    for k in range(1, cycles + 1):
+        before = [r.annotation.cost for r in records if 1 <= r.cycle < k]
+        per_frame = sum(before) / len(before) if before else sum(initial) / len(initial)
+        target = k * step - sum(before)
+        assert results[k].bought_frames == max(1, round_half_up(target / per_frame)), k
+    spend = sum(r.annotation.cost for r in records if r.cycle >= 1)
+    # the fake oracle charges 2 clicks per box (0 without the actor): the last cycle's miss
+    # is a few frames at most
+    assert abs(spend - cycles * step) <= step / 2
+    assert [r.cost for r in results[1:]] == [
+        sum(r.annotation.cost for r in records if r.cycle == k) for k in range(1, cycles + 1)
+    ]
+
+
+def test_cost_budget_stops_at_the_total_cost(tmp_path, manager):
+    """budget.total_cost ends a run with no cycle limit; the reason is recorded."""
+    run, _, results = _run(
+        tmp_path,
+        manager,
+        **{"budget.cycles": None, "budget.step_cost": 8.0, "budget.total_cost": 60.0},
+    )
+    state = json.loads(run.state_path.read_text())
+    assert "total cost budget of 60 reached" in state["reason"]
+    records = Ledger(run.ledger_path).read().records
+    assert sum(r.annotation.cost for r in records) >= 60.0
+    assert len(results) >= 2
+
+
+def test_cost_budget_with_free_frames_only_fails_clearly(tmp_path, manager):
+    """An oracle that charges nothing gives no cost per frame: a ConfigError naming the run."""
+    from asl_core import ConfigError
+
+    with pytest.raises(ConfigError, match="cannot be estimated"):
+        _run(
+            tmp_path,
+            manager,
+            **{"budget.step_cost": 5.0, "oracle.clicks_per_region": 0.0},
+        )
