@@ -89,7 +89,8 @@ def next_budget(
     selection cycles on schedule: ``(cycles_done + 1) * step_cost - (spent - initial_spent)``.
     A cycle that over- or under-spent its estimate is thus corrected by the next one, and after
     ``k`` cycles the spend is ``k * step_cost`` give or take one cycle's estimation error. The
-    target is clipped to ``total_cost - spent``; every cycle buys at least one frame. Because the
+    target is clipped to ``total_cost - spent``, and the run stops when that is less than half a
+    frame's cost; otherwise every cycle buys at least one frame. Because the
     count is fixed before the oracle is asked, the selection and the ledger stay exactly as with
     a frame budget: resume, the selectors and batch annotation exchanges are unaffected.
 
@@ -134,6 +135,16 @@ def next_budget(
         target = (cycles_done + 1) * params.step_cost - (spent - initial_spent)
         if params.total_cost is not None and params.total_cost - spent < target:
             target = params.total_cost - spent
+            if round_half_up(target / per_frame) == 0:
+                # what is left buys less than half a frame: spending it would be a whole cycle
+                # (training, scoring) for one frame over the budget
+                return NextBudget(
+                    0,
+                    0,
+                    f"total cost budget of {params.total_cost:g} reached: the {target:g} left "
+                    f"is under half the cost of a frame ({per_frame:.3g})",
+                    target,
+                )
             reason = f"last step clipped to the total cost budget of {params.total_cost:g}"
         step = max(1, round_half_up(target / per_frame))
         requested = step

@@ -550,7 +550,7 @@ def _with_base_hint(exc: ConfigError, config_file: Path | None) -> ConfigError:
 
 def cmd_compare(args: argparse.Namespace, manager: PluginManager, out: Console) -> int:
     from .config import build_config, parse_cfg_options
-    from .grid import PRESETS, run_grid, summarize
+    from .grid import PRESETS, column_label, run_grid, summarize
     from .loop import build_components
 
     plugins = {name: getattr(args, name) for name in ("task", "selector", "loss", "oracle")}
@@ -598,19 +598,20 @@ def cmd_compare(args: argparse.Namespace, manager: PluginManager, out: Console) 
     n_cycles = max(len(v["points"]) for v in points.values())
     for i in range(n_cycles):
         xs = [v["points"][i]["x"] for v in points.values() if i < len(v["points"])]
-        x = sum(xs) / len(xs)
-        table.add_column(
-            f"{x:.1f} %" if args.x_axis == "pct" else f"cost {x:,.0f}", justify="right"
-        )
+        label, _ = column_label(i, xs, args.x_axis)
+        table.add_column(label.replace(" labelled", ""), justify="right")
     table.add_column("AUBC", justify="right")
     for method, v in points.items():
         cells = []
         for p in v["points"]:
             std = "" if p["std"] != p["std"] else f" ± {p['std']:.3f}"
             cells.append(f"{p['mean']:.3f}{std}")
+        cells += [""] * (n_cycles - len(cells))  # a method with fewer cycles (the step preset)
         aubc_mean = sum(v["aubc"]) / len(v["aubc"])
         table.add_row(method, *cells, f"{aubc_mean:.3f}")
     _wide(out).print(table)
+    for note in doc["notes"]:
+        out.print(f"note: {note}")
     out.print(
         f"outputs: {args.out}/compare/summary.md, summary.csv, summary.json; runs in {args.out}/runs/"
     )

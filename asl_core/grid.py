@@ -44,6 +44,7 @@ __all__ = [
     "PRESETS",
     "TABLE1_METHODS",
     "GridResult",
+    "column_label",
     "grid_configs",
     "normalise_methods",
     "run_grid",
@@ -289,6 +290,32 @@ def _curves(results: GridResult, x_axis: str = "pct") -> dict[str, list[list[Cur
     return curves
 
 
+def _common_length(
+    curves: dict[str, list[list[CurvePoint]]], results: GridResult
+) -> tuple[dict[str, list[list[CurvePoint]]], list[str]]:
+    """Cut each method's curves to its shortest seed, saying so.
+
+    One config gives every seed the same cycles, except under a cost budget with
+    ``cycles=None``: it stops when its ``total_cost`` is spent, which depends on what the
+    chosen frames cost, so a seed may run one cycle more. Means need the same points.
+    """
+    notes = []
+    out = {}
+    for method, per_seed in curves.items():
+        lengths = [len(c) for c in per_seed]
+        shortest = min(lengths, default=0)
+        if lengths and max(lengths) != shortest:
+            seeds = sorted(results[method])
+            counts = ", ".join(f"seed {s}: {n - 1}" for s, n in zip(seeds, lengths, strict=True))
+            notes.append(
+                f"{method}: the seeds ran different numbers of selection cycles ({counts}); "
+                f"the table, AUBC and curves use the first {shortest - 1} of each (summary.json "
+                "keeps every run in full)"
+            )
+        out[method] = [c[:shortest] for c in per_seed]
+    return out, notes
+
+
 def summarize(
     results: GridResult,
     metrics: Sequence[str],
@@ -311,8 +338,14 @@ def summarize(
             picks against the task's ground-truth action extent.
         timeline_videos: how many videos the timeline shows.
     """
-    curves = _curves(results, x_axis)
-    doc: dict[str, Any] = {"methods": list(results), "x_axis": x_axis, "metrics": {}, "runs": {}}
+    curves, notes = _common_length(_curves(results, x_axis), results)
+    doc: dict[str, Any] = {
+        "methods": list(results),
+        "x_axis": x_axis,
+        "metrics": {},
+        "runs": {},
+        "notes": notes,
+    }
     for m, per_seed in results.items():
         doc["runs"][m] = {
             str(s): [
@@ -338,6 +371,8 @@ def summarize(
         ]
     ]
     md = ["# Comparison", ""]
+    if notes:
+        md += [f"Note: {n}" for n in notes] + [""]
     for metric in metrics:
         agg = aggregate(curves, metric)
         aubcs = {
@@ -435,6 +470,20 @@ def _frames_per_video(results: GridResult, out: Path) -> dict[str, list[int]]:
     return counts
 
 
+def column_label(cycle: int, xs: Sequence[float], x_axis: str) -> tuple[str, bool]:
+    """Heading of a table column of budget point ``cycle`` and whether the methods' ``xs``
+    there line up: methods with other budget schedules (the step preset), or buying frames of
+    different cost, meet different x in the same cycle, and such a column is only
+    ``cycle i``."""
+    import numpy as np
+
+    tolerance = 0.5 if x_axis == "pct" else 0.005 * max(abs(x) for x in xs)
+    if float(np.ptp(xs)) > tolerance:
+        return f"cycle {cycle}", False
+    x = float(np.mean(xs))
+    return (f"{x:.1f} % labelled" if x_axis == "pct" else f"cost {x:,.0f}"), True
+
+
 def _metric_table(
     metric: str, agg: Mapping[str, list[Any]], aubcs: Mapping[str, list[float]], x_axis: str
 ) -> list[str]:
@@ -448,12 +497,9 @@ def _metric_table(
     header = ["method"]
     aligned = []
     for i in range(cycles):
-        xs = [agg[m][i].x for m in methods if i < len(agg[m])]
-        # methods with other budget schedules (the step preset), or buying frames of different
-        # cost, meet different x in the same cycle
-        tolerance = 0.5 if x_axis == "pct" else 0.005 * max(abs(x) for x in xs)
-        aligned.append(float(np.ptp(xs)) <= tolerance)
-        header.append(where(float(np.mean(xs))) if aligned[i] else f"cycle {i}")
+        label, ok = column_label(i, [agg[m][i].x for m in methods if i < len(agg[m])], x_axis)
+        aligned.append(ok)
+        header.append(label)
     header.append("AUBC")
     lines = [f"## {metric}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     best_cols = [

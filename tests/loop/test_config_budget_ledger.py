@@ -226,6 +226,14 @@ def test_cost_budget_stops_once_the_total_cost_is_spent():
     assert nb.frames == 0 and "total cost budget of 25 reached" in nb.reason
 
 
+def test_cost_budget_stops_when_what_is_left_buys_under_half_a_frame():
+    """0.9 clicks left at 2 per frame rounds to no frame: the run ends instead of a whole
+    cycle for one frame over the budget."""
+    params = _cost_budget(total_cost=20.9)
+    nb = next_budget(params, cycles_done=0, labelled=10, total=100, spent=20.0, initial_spent=20.0)
+    assert nb.frames == 0 and "under half the cost of a frame" in nb.reason
+
+
 def test_cost_budget_without_any_cost_so_far_is_an_error():
     """Free frames so far (no actors, no overhead) give no cost per frame: a clear error."""
     with pytest.raises(ValueError, match="cannot be estimated"):

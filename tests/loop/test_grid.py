@@ -159,6 +159,13 @@ def test_step_preset_runs_and_marks_unaligned_budget_points(tmp_path, capsys):
     argv = ["compare", "--task", "fake", "--preset", "step", "--seeds", "0", "--quiet"]
     argv += ["--out", str(out), "--cfg-options", "task.num_videos=6", "task.train_steps=5"]
     assert main(argv) == 0
+    doc = json.loads((out / "compare" / "summary.json").read_text())
+    aubc = doc["metrics"]["frame_iou"]["apu, step 5 %"]["aubc"][0]
+    # the shorter method's terminal row still ends in the AUBC column
+    text = capsys.readouterr().out
+    (row,) = [ln for ln in text.splitlines() if ln.strip().startswith("apu, step 5 %  ")]
+    assert row.rstrip().endswith(f"{aubc:.3f}")
+    assert "cycle 1" in text  # an unaligned column is not headed by a made-up mean %
     md = (out / "compare" / "summary.md").read_text()
     assert "| cycle 1 |" in md and "(1) @ 9.9 %" in md  # 5 % + one 5 % step, at cycle 1
     assert "**" not in md.split("| apu, step 5 % |")[1].split("|")[2]  # no best mark when unaligned
@@ -244,3 +251,17 @@ def test_cli_compare_budgets_in_cost(tmp_path, capsys):
         cfg = json.loads((out / "runs" / f"{method}-seed0" / "config.json").read_text())
         assert cfg["budget"]["step_cost"] == 10.0
     assert "cost" in capsys.readouterr().out
+
+
+def test_seeds_with_different_cycle_counts_are_cut_to_the_shortest_with_a_note(tmp_path, manager):
+    """A cost budget can end one seed a cycle later: the means use the common cycles and the
+    summary says so, keeping every run in full in summary.json."""
+    results = _grid(tmp_path, manager)
+    results["random"][1] = results["random"][1][:-1]  # seed 1 stopped one cycle earlier
+    doc = summarize(results, ["frame_iou"], tmp_path / "cmp")
+    assert len(doc["metrics"]["frame_iou"]["random"]["points"]) == 2
+    assert len(doc["metrics"]["frame_iou"]["equidistant"]["points"]) == 3
+    assert len(doc["runs"]["random"]["0"]) == 3
+    (note,) = doc["notes"]
+    assert "seed 0: 2, seed 1: 1" in note and "first 1 of each" in note
+    assert f"Note: {note}" in (tmp_path / "cmp" / "compare" / "summary.md").read_text()
