@@ -175,6 +175,15 @@ def _compare_parser() -> argparse.ArgumentParser:
         default=1,
         help="runs at once, each in its own process (default 1; workers print no progress)",
     )
+    p.add_argument(
+        "--reuse",
+        nargs="+",
+        type=Path,
+        default=[],
+        metavar="DIR",
+        help="copy cells whose config equals a finished run in these comparison folders instead "
+        "of running them again (e.g. an ablation's APU cell from the Table 1 grid)",
+    )
     p.add_argument("--quiet", action="store_true", help="no per-phase lines")
     return p
 
@@ -580,6 +589,7 @@ def cmd_compare(args: argparse.Namespace, manager: PluginManager, out: Console) 
         observer_for=observer_for,
         announce=lambda msg: out.print(f"[bold]{msg}[/]"),
         jobs=args.jobs,
+        reuse=args.reuse,
     )
     metrics = list(headline) or sorted(
         {

@@ -191,6 +191,7 @@ def run_grid(
     observer_for: Callable[[str, int], LoopObserver] | None = None,
     announce: Callable[[str], None] | None = None,
     jobs: int = 1,
+    reuse: Sequence[Path] = (),
 ) -> GridResult:
     """Run (or resume) every cell of the grid; return each cell's cycle results.
 
@@ -209,13 +210,20 @@ def run_grid(
             process, with the observers). With ``jobs > 1`` the workers are silent, and
             ``OMP_NUM_THREADS`` is set to ``cpu_count // jobs`` for them unless already set, so
             the processes do not fight over the cores.
+        reuse: other comparison folders (or folders of run directories); a cell not started
+            yet whose config (seed included) equals that of a **finished** run there is copied
+            from it instead of run again (the ablation presets share their APU cell with the
+            Table 1 grid). The copy gets ``reused_from.txt`` naming its source.
 
     Raises:
-        ConfigError: for a bad grid or a folder holding another grid.
+        ConfigError: for a bad grid, a folder holding another grid, or a missing reuse folder.
     """
     table = normalise_methods(methods)
     configs = grid_configs(base, table, seeds)
     components = {cell: build_components(cfg, manager) for cell, cfg in configs.items()}
+    for folder in reuse:
+        if not Path(folder).is_dir():
+            raise ConfigError(f"{folder}: --reuse folder not found")
     _check_grid_file(out, {"methods": table, "seeds": [int(s) for s in seeds], "base": base})
     if jobs < 1:
         raise ConfigError(f"compare: --jobs must be >= 1, got {jobs}")
@@ -232,6 +240,14 @@ def run_grid(
                 results[method][seed] = done
                 continue
         else:
+            source = _reusable_run(cfg, reuse)
+            if source is not None:
+                _copy_run(source, root)
+                if announce:
+                    announce(f"{method}, seed {seed}: {root} (copied from {source})")
+                _, _, state = open_run(root)
+                results[method][seed] = _results_of_finished(root, state) or []
+                continue
             run = create_run(root, cfg, components[(method, seed)])
         pending.append((method, seed, run))
     if jobs == 1 or len(pending) <= 1:
@@ -258,6 +274,52 @@ def run_grid(
         for (method, seed), future in futures.items():
             results[method][seed] = future.result()
     return results
+
+
+def _reusable_run(cfg: Mapping[str, Any], folders: Sequence[Path]) -> Path | None:
+    """The first finished run under ``folders`` (``<f>/runs/*`` or ``<f>/*``) whose config
+    equals ``cfg``; ``None`` when there is none.
+
+    Raises:
+        ConfigError: when a folder does not exist.
+    """
+    want = canonical_config(cfg)
+    for folder in folders:
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise ConfigError(f"{folder}: --reuse folder not found")
+        parent = folder / "runs" if (folder / "runs").is_dir() else folder
+        for root in sorted(parent.iterdir()):
+            config, state = root / "config.json", root / "state.json"
+            if not (config.is_file() and state.is_file() and (root / "summary.json").is_file()):
+                continue
+            try:
+                if read_json(state, "run state").get("status") != "finished":
+                    continue
+                if canonical_config(read_json(config, "run config")) == want:
+                    return root
+            except ConfigError:
+                continue  # a damaged or foreign run is simply not reused
+    return None
+
+
+def _copy_run(source: Path, root: Path) -> None:
+    """Copy a finished run directory to ``root`` (assembled under a temporary name and
+    renamed, so an interrupted copy leaves no half run), recording where it came from."""
+    import shutil
+    import tempfile
+
+    root.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.copying-", dir=root.parent))
+    try:
+        shutil.copytree(
+            source, staging, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".lock", ".*.tmp")
+        )
+        (staging / "reused_from.txt").write_text(f"{source.resolve()}\n", encoding="utf-8")
+        staging.rename(root)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
 
 
 def _run_cell(root: str) -> list[CycleResult]:

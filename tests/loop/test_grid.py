@@ -265,3 +265,33 @@ def test_seeds_with_different_cycle_counts_are_cut_to_the_shortest_with_a_note(t
     (note,) = doc["notes"]
     assert "seed 0: 2, seed 1: 1" in note and "first 1 of each" in note
     assert f"Note: {note}" in (tmp_path / "cmp" / "compare" / "summary.md").read_text()
+
+
+def test_reuse_copies_identical_finished_cells_and_runs_the_rest(tmp_path, manager):
+    """A cell whose config equals a finished run of another grid is copied (with a note of
+    its source) and gives that run's results; the other cells run."""
+    base = small_config(**{"budget.cycles": 1})
+    first = run_grid(tmp_path / "a", base, ["random", "equidistant"], [0], manager)
+    (tmp_path / "a" / "runs" / "equidistant-seed0" / "summary.json").unlink()  # unfinished
+    messages: list[str] = []
+    second = run_grid(
+        tmp_path / "b",
+        base,
+        ["random", "equidistant", "apu"],
+        [0],
+        manager,
+        announce=messages.append,
+        reuse=[tmp_path / "a"],
+    )
+    copied = tmp_path / "b" / "runs" / "random-seed0"
+    assert (copied / "reused_from.txt").read_text().strip() == str(
+        (tmp_path / "a" / "runs" / "random-seed0").resolve()
+    )
+    assert _without_times({"random": second["random"]}) == _without_times(
+        {"random": first["random"]}
+    )
+    assert not (tmp_path / "b" / "runs" / "equidistant-seed0" / "reused_from.txt").exists()
+    assert sum("copied from" in m for m in messages) == 1
+    with pytest.raises(ConfigError, match="--reuse folder not found"):
+        run_grid(tmp_path / "c", base, ["apu"], [0], manager, reuse=[tmp_path / "nope"])
+    assert not (tmp_path / "c").exists()  # refused before anything was written
