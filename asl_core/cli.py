@@ -184,6 +184,12 @@ def _compare_parser() -> argparse.ArgumentParser:
         help="copy cells whose config equals a finished run in these comparison folders instead "
         "of running them again (e.g. an ablation's APU cell from the Table 1 grid)",
     )
+    p.add_argument(
+        "--reference",
+        action="store_true",
+        help="also train each seed once on every frame labelled (the 100 %% row of the paper's "
+        "Table 2); shown beside the tables and as a dashed line in the plots",
+    )
     p.add_argument("--quiet", action="store_true", help="no per-phase lines")
     return p
 
@@ -559,7 +565,7 @@ def _with_base_hint(exc: ConfigError, config_file: Path | None) -> ConfigError:
 
 def cmd_compare(args: argparse.Namespace, manager: PluginManager, out: Console) -> int:
     from .config import build_config, parse_cfg_options
-    from .grid import PRESETS, column_label, run_grid, summarize
+    from .grid import PRESETS, REFERENCE, column_label, run_grid, summarize
     from .loop import build_components
 
     plugins = {name: getattr(args, name) for name in ("task", "selector", "loss", "oracle")}
@@ -590,6 +596,7 @@ def cmd_compare(args: argparse.Namespace, manager: PluginManager, out: Console) 
         announce=lambda msg: out.print(f"[bold]{msg}[/]"),
         jobs=args.jobs,
         reuse=args.reuse,
+        reference=args.reference,
     )
     metrics = list(headline) or sorted(
         {
@@ -620,6 +627,10 @@ def cmd_compare(args: argparse.Namespace, manager: PluginManager, out: Console) 
         aubc_mean = sum(v["aubc"]) / len(v["aubc"])
         table.add_row(method, *cells, f"{aubc_mean:.3f}")
     _wide(out).print(table)
+    if first in doc["reference"]:
+        ref = doc["reference"][first]
+        std = "" if ref["std"] != ref["std"] else f" ± {ref['std']:.3f}"
+        out.print(f"reference, {REFERENCE}: {ref['mean']:.3f}{std} ({ref['n']})")
     for note in doc["notes"]:
         out.print(f"note: {note}")
     out.print(

@@ -28,7 +28,15 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from attrs import frozen
 
-__all__ = ["Aggregate", "CurvePoint", "aggregate", "aubc", "best_per_column", "format_cell"]
+__all__ = [
+    "Aggregate",
+    "CurvePoint",
+    "aggregate",
+    "aubc",
+    "best_per_column",
+    "format_cell",
+    "mean_std",
+]
 
 
 @frozen
@@ -61,7 +69,8 @@ class Aggregate:
     n: int
 
 
-def _mean_std(values: Sequence[float]) -> tuple[float, float]:
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (``ddof=1``; ``nan`` for a single value)."""
     arr = np.asarray(values, dtype=np.float64)
     mean = float(arr.mean())
     std = float(arr.std(ddof=1)) if arr.size > 1 else math.nan
@@ -105,7 +114,7 @@ def aggregate(
                     )
                 values.append(float(curve[i].metrics[metric]))
                 xs.append(float(curve[i].x))
-            mean, std = _mean_std(values)
+            mean, std = mean_std(values)
             points.append(Aggregate(float(np.mean(xs)), mean, std, len(values)))
         out[method] = points
     return out

@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .compare import CurvePoint, aggregate, aubc, best_per_column, format_cell
+from .compare import CurvePoint, aggregate, aubc, best_per_column, format_cell, mean_std
 from .config import build_config, canonical_config
 from .errors import ConfigError
 from .loop import ActiveLearningLoop, LoopObserver, build_components, create_run, open_run
@@ -42,6 +42,7 @@ from .types import CycleResult
 
 __all__ = [
     "PRESETS",
+    "REFERENCE",
     "TABLE1_METHODS",
     "GridResult",
     "column_label",
@@ -86,6 +87,19 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "sigma": {
         f"apu, sigma {s:g}": _preset_apu(**{"scorer.sigma": s}) for s in (0.65, 1.3, 2.6, 5.2)
     },
+}
+
+
+#: the full-supervision reference of ``--reference`` (paper Table 2's 100 % row): every pool
+#: frame labelled at the start, one training, no selection
+REFERENCE = "all frames labelled"
+REFERENCE_OVERRIDES: dict[str, Any] = {
+    "scorer": "random",  # never used: no selection cycle
+    "budget.init_pct": 100.0,
+    "budget.cycles": 0,
+    "budget.total_pct": None,
+    "budget.step_cost": None,
+    "budget.total_cost": None,
 }
 
 
@@ -192,6 +206,7 @@ def run_grid(
     announce: Callable[[str], None] | None = None,
     jobs: int = 1,
     reuse: Sequence[Path] = (),
+    reference: bool = False,
 ) -> GridResult:
     """Run (or resume) every cell of the grid; return each cell's cycle results.
 
@@ -214,12 +229,21 @@ def run_grid(
             yet whose config (seed included) equals that of a **finished** run there is copied
             from it instead of run again (the ablation presets share their APU cell with the
             Table 1 grid). The copy gets ``reused_from.txt`` naming its source.
+        reference: also run, per seed, the full-supervision reference :data:`REFERENCE`
+            (every frame labelled, one training: the grid's config with
+            :data:`REFERENCE_OVERRIDES`). Its cells are not part of the grid's identity in
+            ``grid.json``, so a grid can get its reference later; the results hold it under
+            the key :data:`REFERENCE`.
 
     Raises:
         ConfigError: for a bad grid, a folder holding another grid, or a missing reuse folder.
     """
     table = normalise_methods(methods)
+    if REFERENCE in table:
+        raise ConfigError(f"compare: {REFERENCE!r} is reserved for --reference")
     configs = grid_configs(base, table, seeds)
+    if reference:
+        configs.update(grid_configs(base, {REFERENCE: REFERENCE_OVERRIDES}, seeds))
     components = {cell: build_components(cfg, manager) for cell, cfg in configs.items()}
     for folder in reuse:
         if not Path(folder).is_dir():
@@ -227,7 +251,7 @@ def run_grid(
     _check_grid_file(out, {"methods": table, "seeds": [int(s) for s in seeds], "base": base})
     if jobs < 1:
         raise ConfigError(f"compare: --jobs must be >= 1, got {jobs}")
-    results: GridResult = {m: {} for m in table}
+    results: GridResult = {m: {} for m in [*table, *([REFERENCE] if reference else [])]}
     pending: list[tuple[str, int, Any]] = []
     for (method, seed), cfg in configs.items():
         root = out / "runs" / f"{_file_safe(method)}-seed{seed}"
@@ -399,14 +423,22 @@ def summarize(
             ``timeline_videos`` videos with the most bought frames (first seed), each method's
             picks against the task's ground-truth action extent.
         timeline_videos: how many videos the timeline shows.
+
+    The full-supervision reference (``results[REFERENCE]``, see ``run_grid(reference=True)``)
+    is no curve: it is reported beside each table as ``mean ± std (n)`` and drawn as a dashed
+    line. Learning curves are drawn against both axes: ``curve_<metric>.png`` (% labelled)
+    and ``curve_<metric>_cost.png`` (annotation cost).
     """
-    curves, notes = _common_length(_curves(results, x_axis), results)
+    ref_runs = results.get(REFERENCE, {})
+    methods = {m: v for m, v in results.items() if m != REFERENCE}
+    curves, notes = _common_length(_curves(methods, x_axis), methods)
     doc: dict[str, Any] = {
-        "methods": list(results),
+        "methods": list(methods),
         "x_axis": x_axis,
         "metrics": {},
         "runs": {},
         "notes": notes,
+        "reference": {},
     }
     for m, per_seed in results.items():
         doc["runs"][m] = {
@@ -454,6 +486,15 @@ def summarize(
                     [metric, m, str(i), f"{p.x:.4f}", f"{p.mean:.6f}", f"{p.std:.6f}", str(p.n)]
                 )
         md += _metric_table(metric, agg, aubcs, x_axis)
+        if ref_runs:
+            values = [rs[-1].metrics[metric] for _, rs in sorted(ref_runs.items())]
+            mean, std = mean_std(values)
+            doc["reference"][metric] = {"mean": mean, "std": std, "n": len(values)}
+            md[-1:-1] = [
+                "",
+                f"Reference, {REFERENCE} (one training on 100 % of the pool): "
+                f"{format_cell(mean, std, len(values))}.",
+            ]
     comp = out / "compare"
     comp.mkdir(parents=True, exist_ok=True)
     atomic_write_json(comp / "summary.json", doc)
@@ -463,12 +504,27 @@ def summarize(
     atomic_write_bytes(comp / "summary.md", ("\n".join(md) + "\n").encode("utf-8"))
     from .plots import frames_per_video_histogram, learning_curves, selection_timeline
 
-    for metric in metrics:
-        points = {m: v["points"] for m, v in doc["metrics"][metric].items()}
-        learning_curves(points, metric, comp / f"curve_{_file_safe(metric)}.png", x_axis=x_axis)
-    frames_per_video_histogram(_frames_per_video(results, out), comp / "frames_per_video.png")
+    for axis in X_AXES:
+        axis_curves = (
+            curves if axis == x_axis else _common_length(_curves(methods, axis), methods)[0]
+        )
+        for metric in metrics:
+            agg = aggregate(axis_curves, metric)
+            points = {
+                m: [{"x": p.x, "mean": p.mean, "std": p.std, "n": p.n} for p in pts]
+                for m, pts in agg.items()
+            }
+            suffix = "" if axis == "pct" else "_cost"
+            learning_curves(
+                points,
+                metric,
+                comp / f"curve_{_file_safe(metric)}{suffix}.png",
+                x_axis=axis,
+                reference=(REFERENCE, doc["reference"][metric]) if ref_runs else None,
+            )
+    frames_per_video_histogram(_frames_per_video(methods, out), comp / "frames_per_video.png")
     if task is not None:
-        selected, extents = _timeline_data(results, out, task, timeline_videos)
+        selected, extents = _timeline_data(methods, out, task, timeline_videos)
         selection_timeline(selected, extents, comp / "selection_timeline.png")
     return doc
 

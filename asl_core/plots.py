@@ -48,6 +48,7 @@ def learning_curves(
     path: Path,
     *,
     x_axis: str = "pct",
+    reference: tuple[str, Mapping[str, float]] | None = None,
 ) -> Path:
     """Plot ``metric`` against % labelled frames, one line (mean) and band (± std) per method.
 
@@ -57,6 +58,8 @@ def learning_curves(
         metric: the metric's name (axis label and title).
         x_axis: ``"pct"`` (% labelled) or ``"cost"`` (cumulative annotation cost): the x label.
         path: the PNG to write (parent folders are created).
+        reference: ``(label, {"mean", "std", ...})`` of a full-supervision reference, drawn as
+            a dashed horizontal line with its ± std band.
 
     Returns:
         ``path``.
@@ -70,6 +73,13 @@ def learning_curves(
             if len(lo) == len(pts):  # one seed: no band rather than a fake zero-width one
                 hi = [p["mean"] + p["std"] for p in pts]
                 ax.fill_between(xs, lo, hi, color=line.get_color(), alpha=0.18, linewidth=0)
+        if reference is not None:
+            label, ref = reference
+            ax.axhline(ref["mean"], color="0.3", linestyle="--", label=label)
+            if not math.isnan(ref["std"]):
+                ax.axhspan(
+                    ref["mean"] - ref["std"], ref["mean"] + ref["std"], color="0.5", alpha=0.12
+                )
         ax.set_xlabel(
             "labelled frames (% of the pool)" if x_axis == "pct" else "annotation cost (clicks)"
         )

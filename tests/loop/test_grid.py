@@ -103,11 +103,12 @@ def test_cli_compare_runs_and_refuses_bad_input(tmp_path, capsys):
     """The command prints the table and writes the files; repeated seeds exit with 2."""
     out = tmp_path / "c"
     argv = ["compare", "--task", "fake", "--methods", "random", "apu", "--seeds", "0", "1"]
-    argv += ["--cycles", "1", "--quiet", "--out", str(out)]
+    argv += ["--cycles", "1", "--quiet", "--out", str(out), "--reference"]
     argv += ["--cfg-options", "task.num_videos=6", "task.train_steps=10"]
     assert main(argv) == 0
     text = capsys.readouterr().out
     assert "frame_iou: mean ± std over seeds" in text and "apu" in text
+    assert "reference, all frames labelled: " in text
     assert (out / "compare" / "summary.md").is_file()
     assert (
         main(["compare", "--task", "fake", "--seeds", "3", "3", "--out", str(tmp_path / "d")]) == 2
@@ -116,13 +117,16 @@ def test_cli_compare_runs_and_refuses_bad_input(tmp_path, capsys):
 
 
 def test_summary_writes_readable_plots(tmp_path, manager):
-    """One learning-curve PNG per metric and the frames-per-video histogram, all real images."""
+    """Learning-curve PNGs per metric against % labelled and against cost, and the
+    frames-per-video histogram, all real images."""
     from PIL import Image
 
     results = _grid(tmp_path, manager)
     summarize(results, ["frame_iou", "presence_acc"], tmp_path / "cmp")
     comp = tmp_path / "cmp" / "compare"
-    for name in ("curve_frame_iou.png", "curve_presence_acc.png", "frames_per_video.png"):
+    names = ["frames_per_video.png"]
+    names += [f"curve_{m}{s}.png" for m in ("frame_iou", "presence_acc") for s in ("", "_cost")]
+    for name in names:
         with Image.open(comp / name) as img:
             assert img.format == "PNG" and img.size[0] > 300 and img.size[1] > 200
 
@@ -295,3 +299,25 @@ def test_reuse_copies_identical_finished_cells_and_runs_the_rest(tmp_path, manag
     with pytest.raises(ConfigError, match="--reuse folder not found"):
         run_grid(tmp_path / "c", base, ["apu"], [0], manager, reuse=[tmp_path / "nope"])
     assert not (tmp_path / "c").exists()  # refused before anything was written
+
+
+def test_reference_runs_every_frame_labelled_once_per_seed(tmp_path, manager):
+    """--reference adds one full-supervision cell per seed, reported beside the table (not as
+    a method row) and drawn in the curves; adding it to an existing grid is allowed."""
+    from asl_core.grid import REFERENCE
+
+    base = small_config(**{"budget.cycles": 1})
+    run_grid(tmp_path / "cmp", base, METHODS, [0, 1], manager)
+    results = run_grid(tmp_path / "cmp", base, METHODS, [0, 1], manager, reference=True)
+    for seed in (0, 1):
+        (only,) = results[REFERENCE][seed]
+        assert only.labelled_frames == only.total_frames and only.cycle == 0
+    doc = summarize(results, ["frame_iou"], tmp_path / "cmp")
+    values = [results[REFERENCE][s][0].metrics["frame_iou"] for s in (0, 1)]
+    ref = doc["reference"]["frame_iou"]
+    assert ref["mean"] == pytest.approx(sum(values) / 2) and ref["n"] == 2
+    assert REFERENCE not in doc["metrics"]["frame_iou"] and doc["methods"] == METHODS
+    md = (tmp_path / "cmp" / "compare" / "summary.md").read_text()
+    assert f"Reference, {REFERENCE}" in md and f"| {REFERENCE} |" not in md
+    with pytest.raises(ConfigError, match="reserved"):
+        run_grid(tmp_path / "x", base, {REFERENCE: {}}, [0], manager)
