@@ -495,6 +495,8 @@ def summarize(
                 f"Reference, {REFERENCE} (one training on 100 % of the pool): "
                 f"{format_cell(mean, std, len(values))}.",
             ]
+    doc["purchases"] = _purchase_stats(methods, out)
+    md += _purchase_table(doc["purchases"])
     comp = out / "compare"
     comp.mkdir(parents=True, exist_ok=True)
     atomic_write_json(comp / "summary.json", doc)
@@ -546,6 +548,82 @@ def _bought(
         if r.cycle > 0 and not r.annotation.pseudo:
             picks.setdefault(r.annotation.video, []).append(r.annotation.frame)
     return picks
+
+
+#: columns of the purchases table: key → (heading, format)
+_PURCHASE_COLUMNS: dict[str, tuple[str, str]] = {
+    "frames": ("frames bought", "{:,.0f}"),
+    "cost": ("cost", "{:,.0f}"),
+    "cost_per_frame": ("cost / frame", "{:.2f}"),
+    "no_actor_pct": ("% with no actor", "{:.1f}"),
+    "multi_actor_pct": ("% with 2+ actors", "{:.1f}"),
+    "videos": ("videos with a pick", "{:,.0f}"),
+    "top10_share_pct": ("% of picks in the top 10 % videos", "{:.1f}"),
+}
+
+
+def _purchase_stats(results: GridResult, out: Path) -> dict[str, dict[str, float]]:
+    """What each method bought after the initial labels, from its runs' ledgers, as the mean
+    over seeds of: frames, cost, cost per frame, the share of frames showing no actor and 2+
+    actors (regions in the annotation), the videos with at least one pick and the share of the
+    picks that went to the 10 % of videos with the most picks (concentration, cf. Fig. 7a)."""
+    import numpy as np
+
+    from .ledger import Ledger
+
+    stats: dict[str, dict[str, float]] = {}
+    for method, per_seed in results.items():
+        rows = []
+        for seed in sorted(per_seed):
+            ledger = out / "runs" / f"{_file_safe(method)}-seed{seed}" / "ledger.jsonl"
+            bought = [
+                r.annotation
+                for r in Ledger(ledger).read().records
+                if r.cycle > 0 and not r.annotation.pseudo
+            ]
+            if not bought:
+                continue
+            per_video: dict[str, int] = {}
+            for a in bought:
+                per_video[a.video] = per_video.get(a.video, 0) + 1
+            counts = sorted(per_video.values(), reverse=True)
+            top = max(1, round(len(counts) / 10))
+            cost = sum(a.cost for a in bought)
+            rows.append(
+                {
+                    "frames": len(bought),
+                    "cost": cost,
+                    "cost_per_frame": cost / len(bought),
+                    "no_actor_pct": 100.0 * sum(not a.regions for a in bought) / len(bought),
+                    "multi_actor_pct": 100.0
+                    * sum(len(a.regions) >= 2 for a in bought)
+                    / len(bought),
+                    "videos": len(per_video),
+                    "top10_share_pct": 100.0 * sum(counts[:top]) / len(bought),
+                }
+            )
+        if rows:
+            stats[method] = {k: float(np.mean([r[k] for r in rows])) for k in _PURCHASE_COLUMNS}
+    return stats
+
+
+def _purchase_table(stats: Mapping[str, Mapping[str, float]]) -> list[str]:
+    if not stats:
+        return []
+    head = ["method", *(h for h, _ in _PURCHASE_COLUMNS.values())]
+    lines = ["## What each method bought", "", "| " + " | ".join(head) + " |"]
+    lines.append("|" + "---|" * len(head))
+    for method, row in stats.items():
+        cells = [fmt.format(row[k]) for k, (_, fmt) in _PURCHASE_COLUMNS.items()]
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        'After the initial labels, mean over seeds. "% of picks in the top 10 % videos": the '
+        "share of the frames that went to the tenth of the videos with the most picks (10 % "
+        "when picks are spread evenly).",
+        "",
+    ]
+    return lines
 
 
 def _timeline_data(

@@ -321,3 +321,21 @@ def test_reference_runs_every_frame_labelled_once_per_seed(tmp_path, manager):
     assert f"Reference, {REFERENCE}" in md and f"| {REFERENCE} |" not in md
     with pytest.raises(ConfigError, match="reserved"):
         run_grid(tmp_path / "x", base, {REFERENCE: {}}, [0], manager)
+
+
+def test_purchase_table_counts_what_the_ledgers_hold(tmp_path, manager):
+    """The purchases table's frames, cost and actor shares are those of the ledgers (cycles
+    after 0), averaged over seeds."""
+    results = _grid(tmp_path, manager)
+    doc = summarize(results, ["frame_iou"], tmp_path / "cmp")
+    rows = []
+    for seed in (0, 1):
+        ledger = tmp_path / "cmp" / "runs" / f"random-seed{seed}" / "ledger.jsonl"
+        rows.append([r.annotation for r in Ledger(ledger).read().records if r.cycle > 0])
+    got = doc["purchases"]["random"]
+    assert got["frames"] == pytest.approx(sum(len(r) for r in rows) / 2)
+    assert got["cost"] == pytest.approx(sum(a.cost for r in rows for a in r) / 2)
+    no_actor = [100 * sum(not a.regions for a in r) / len(r) for r in rows]
+    assert got["no_actor_pct"] == pytest.approx(sum(no_actor) / 2)
+    assert 10.0 <= got["top10_share_pct"] <= 100.0
+    assert "## What each method bought" in (tmp_path / "cmp" / "compare" / "summary.md").read_text()
