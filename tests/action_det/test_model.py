@@ -68,8 +68,8 @@ def test_tiny_encoder_parameter_count():
 def test_build_encoder_names_the_choices():
     """An unknown encoder name is a ConfigError that lists the available encoders."""
     assert isinstance(build_encoder("tiny"), TinyEncoder3D)
-    with pytest.raises(ConfigError, match="tiny"):
-        build_encoder("i3d")
+    with pytest.raises(ConfigError, match="tiny, i3d"):
+        build_encoder("resnet")
 
 
 @pytest.mark.parametrize(

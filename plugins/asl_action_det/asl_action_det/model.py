@@ -71,7 +71,7 @@ __all__ = [
     "trial_generators",
 ]
 
-ENCODERS = ("tiny",)
+ENCODERS = ("tiny", "i3d")
 DROPOUT_IN = ("head", "all")
 CLASS_POOL = ("actor", "presence", "mean")
 COST_NORM = ("center", "zscore")
@@ -105,8 +105,10 @@ class EncoderOutput(NamedTuple):
     Attributes:
         deep: ``[B, C_deep, h, w]`` time-pooled features for the capsules (``h = H/4`` for the
             tiny encoder; other sizes are resampled by :meth:`CapsuleDetector.encode`).
-        half: ``[B, C_half, T', H/2, W/2]`` skip features at half resolution.
-        full: ``[B, C_full, T'', H, W]`` skip features at full resolution.
+        half: ``[B, C_half, T', H/2, W/2]`` skip features at half resolution (the I3D encoder
+            gives ``Conv3d_2c`` at ``H/4``, resampled likewise).
+        full: ``[B, C_full, T'', H, W]`` skip features at full resolution (I3D: ``Conv3d_1a``
+            at ``H/2``, resampled).
     """
 
     deep: torch.Tensor
@@ -338,8 +340,9 @@ def build_encoder(name: str, **kwargs: Any) -> nn.Module:
     ``(half, full)``, and ``forward(clips, generators=None) -> EncoderOutput``.
 
     Args:
-        name: ``"tiny"`` (:class:`TinyEncoder3D`). The I3D encoder (spec §D) is added with the
-            real-data work.
+        name: ``"tiny"`` (:class:`TinyEncoder3D`) or ``"i3d"`` (:class:`.i3d.I3DEncoder`:
+            Inception-I3D cut at ``Mixed_4f``, spec §D/§E.2; its ``weights`` argument is a local
+            checkpoint path).
         **kwargs: passed to the encoder's constructor.
 
     Returns:
@@ -350,6 +353,10 @@ def build_encoder(name: str, **kwargs: Any) -> nn.Module:
     """
     if name == "tiny":
         return TinyEncoder3D(**kwargs)
+    if name == "i3d":
+        from .i3d import I3DEncoder  # imported here: i3d.py builds on this module
+
+        return I3DEncoder(**kwargs)
     raise ConfigError(f"unknown encoder {name!r}; choose one of: {', '.join(ENCODERS)}")
 
 

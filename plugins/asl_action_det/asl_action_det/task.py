@@ -70,7 +70,12 @@ class ActionDetParams:
         target: ``"mask"`` (pixel-wise ground truth, nearest labelled mask as pseudo-label) or
             ``"box"`` (filled boxes, linear box interpolation as pseudo-label).
         clip_len, clip_stride: clip of 8 frames at stride 2 (paper setting).
-        encoder: encoder name (``"tiny"``; ``"i3d"`` with the real-data configs).
+        encoder: encoder name: ``"tiny"`` (CPU default) or ``"i3d"`` (Inception-I3D cut at
+            ``Mixed_4f``, the paper's; see :class:`.i3d.I3DEncoder`).
+        encoder_weights: local path of the I3D checkpoint (pytorch-i3d ``rgb_charades.pt``, as
+            in the paper, or ``rgb_imagenet.pt``), loaded with ``weights_only=True`` and a strict
+            key check; ``None``: random initialisation, with a warning. Only for ``"i3d"``;
+            nothing is downloaded.
         dropout: dropout probability of the MC-dropout layers.
         dropout_in: ``"head"`` (encoder deterministic; fast MC) or ``"all"``.
         class_pool: grid pooling of the class scores, ``"actor"`` (default), ``"presence"`` or
@@ -103,6 +108,7 @@ class ActionDetParams:
     clip_len: int = field(default=8, converter=int, validator=_positive)
     clip_stride: int = field(default=2, converter=int, validator=_positive)
     encoder: str = "tiny"
+    encoder_weights: str | None = field(default=None)
     dropout: float = field(default=0.3, converter=float)
     dropout_in: str = field(default="head", validator=validators.in_(("head", "all")))
     class_pool: str = field(
@@ -122,6 +128,15 @@ class ActionDetParams:
     mc_trials: int = field(default=10, converter=int, validator=_positive)
     eval_batch: int = field(default=4, converter=int, validator=_positive)
     device: str = field(default="auto", validator=validators.in_(("auto", "cpu", "cuda")))
+
+    @encoder_weights.validator
+    def _check_encoder_weights(self, attribute: Any, value: str | None) -> None:
+        if value is None:
+            return
+        if not isinstance(value, str):
+            raise ValueError(f"encoder_weights must be a file path or None, got {value!r}")
+        if self.encoder != "i3d":
+            raise ValueError(f"encoder_weights is only used by encoder='i3d', not {self.encoder!r}")
 
 
 class ActionDetTask(Configurable):
@@ -198,6 +213,7 @@ class ActionDetTask(Configurable):
         return CapsuleDetector(
             self.num_classes,
             encoder=p.encoder,
+            encoder_kw={"weights": p.encoder_weights} if p.encoder == "i3d" else None,
             dropout=p.dropout,
             dropout_in=p.dropout_in,
             class_pool=p.class_pool,
