@@ -10,10 +10,13 @@ Commands::
     asl-run select --labels FILE [--stats FILE.npz | --probs DIR] --budget N|P% --scorer NAME
                    [--selector NAME] [--cfg-options K=V ...] [--seed N] [--out FILE]
                                     choose frames to annotate from your own statistics, no model
+    asl-run eval --gt GT.pkl [--frame-dets F.pkl] [--video-dets V.pkl] [--preset act|voc]
+                 [--iou T ...] [--split K] [--evaluator NAME] [--json]
+                                    frame-AP / video-AP of any detector's output files
 
 Exit codes: 0 success, 2 usage or config error (unknown plugin, bad option, --resume with
-different options), 1 runtime failure (a damaged run directory, a plugin that fails while
-running), 130 interrupted.
+different options, a missing, malformed or unsafe input file of ``select`` or ``eval``),
+1 runtime failure (a damaged run directory, a plugin that fails while running), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ from .plugins import KINDS, PluginManager, default_plugin_manager
 
 __all__ = ["main"]
 
-SUBCOMMANDS = ("run", "plugins", "data", "select", "compare")
+SUBCOMMANDS = ("run", "plugins", "data", "select", "compare", "eval")
 
 # CLI flag → dotted config key, for the plain value flags
 _VALUE_FLAGS = {
@@ -105,7 +108,8 @@ def _run_parser() -> argparse.ArgumentParser:
             "Active sparse labeling: train, score frames, select the most useful ones, buy their "
             "labels, repeat. Subcommands: 'asl-run plugins' lists plugins, 'asl-run data synth' "
             "writes a synthetic dataset, 'asl-run select' selects frames from your own per-frame "
-            "statistics, 'asl-run compare' runs and tabulates a grid of scorers x seeds."
+            "statistics, 'asl-run compare' runs and tabulates a grid of scorers x seeds, "
+            "'asl-run eval' computes frame-AP / video-AP of detection files."
         ),
         epilog="Example: asl-run --task fake --scorer random --selector global --cycles 3",
     )
@@ -278,6 +282,125 @@ def _select_parser() -> argparse.ArgumentParser:
         "--out", type=Path, metavar="FILE", help="write the JSON here (atomically), not to stdout"
     )
     return p
+
+
+def _iou_token(text: str) -> float | str:
+    """An ``--iou`` value: a number in [0, 1], or a range ``LO:HI`` / ``LO:HI:STEP`` (kept as
+    text; the evaluator expands it)."""
+    parts = text.split(":")
+    if len(parts) > 3:
+        raise argparse.ArgumentTypeError(f"{text!r}: write a number, LO:HI or LO:HI:STEP")
+    try:
+        values = [float(part) for part in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a threshold: write a number in [0, 1], LO:HI or LO:HI:STEP"
+        ) from None
+    if not all(0.0 <= v <= 1.0 for v in values):  # NaN fails too
+        raise argparse.ArgumentTypeError(f"{text!r}: IoU thresholds lie in [0, 1]")
+    if len(parts) == 1:
+        return values[0]
+    if values[1] < values[0] or (len(values) == 3 and values[2] <= 0.0):
+        raise argparse.ArgumentTypeError(f"{text!r}: a range needs LO <= HI and a step > 0")
+    return text
+
+
+def _eval_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="asl-run eval",
+        description=(
+            "Box-detection frame-AP and video-AP of any detector's output, in the ACT formats: "
+            "frame detections (one pickled float array, rows video_index frame label score x1 y1 "
+            "x2 y2) and video detections (a pickled dict label -> [(video, score, tube)]), "
+            "against an ACT ground-truth pickle. Conventions: docs/metrics.md."
+        ),
+        epilog=(
+            "Example: asl-run eval --gt JHMDB-GT.pkl --frame-dets frames.pkl --video-dets "
+            "tubes.pkl --preset act --iou 0.2 0.5 0.75 0.5:0.95"
+        ),
+    )
+    p.add_argument("--gt", type=Path, required=True, metavar="GT.pkl", help="ground-truth pickle")
+    p.add_argument("--frame-dets", type=Path, metavar="F.pkl", help="frame detections (frame-AP)")
+    p.add_argument("--video-dets", type=Path, metavar="V.pkl", help="video detections (video-AP)")
+    p.add_argument(
+        "--preset",
+        default="act",
+        help="metric conventions: act (ACT reference, default) or voc (VOC-style variant)",
+    )
+    p.add_argument(
+        "--iou",
+        nargs="+",
+        type=_iou_token,
+        default=[0.5],
+        metavar="T",
+        help="IoU thresholds: numbers and ranges such as 0.5:0.95 (mean over 0.50, 0.55, ..., "
+        "0.95); default 0.5",
+    )
+    p.add_argument(
+        "--split",
+        help="1-based split of the ground truth to evaluate (default 1: test_videos[0])",
+    )
+    p.add_argument(
+        "--evaluator", default="act", help="evaluator plugin (default act; see 'asl-run plugins')"
+    )
+    p.add_argument(
+        "--json", action="store_true", help="print the results as JSON on stdout, nothing else"
+    )
+    return p
+
+
+# --------------------------------------------------------------------------- eval command
+
+
+def _ap_table(title: str, results: dict[str, dict[str, Any]]) -> Table:
+    """Rows: classes, then the mean; columns: threshold keys. ``-``: no ground truth."""
+    keys = list(results)
+    missing = any(v is None for k in keys for v in results[k]["per_class"].values())
+    caption = "'-': no ground truth of that class (left out of the mean)" if missing else None
+    table = Table(title=title, box=box.SIMPLE_HEAD, caption=caption)
+    table.add_column("class")
+    for key in keys:
+        table.add_column(f"AP@{key}", justify="right")
+    classes: list[str] = []
+    for key in keys:
+        classes.extend(c for c in results[key]["per_class"] if c not in classes)
+    for name in classes:
+        cells = []
+        for key in keys:
+            value = results[key]["per_class"].get(name)
+            cells.append("-" if value is None else f"{value:.4f}")
+        table.add_row(escape(name), *cells, end_section=name == classes[-1])
+    table.add_row("[bold]mean (mAP)[/]", *(f"[bold]{results[k]['mAP']:.4f}[/]" for k in keys))
+    return table
+
+
+def cmd_eval(args: argparse.Namespace, manager: PluginManager, out: Console) -> int:
+    if args.frame_dets is None and args.video_dets is None:
+        raise AslUsageError("eval: nothing to evaluate; give --frame-dets, --video-dets or both")
+    evaluator = manager.build("evaluator", args.evaluator, {})
+    evaluate = getattr(evaluator, "evaluate_files", None)
+    if not callable(evaluate):
+        raise AslUsageError(f"evaluator {args.evaluator!r} has no evaluate_files method")
+    results = evaluate(
+        args.gt,
+        args.frame_dets,
+        args.video_dets,
+        preset=args.preset,
+        thresholds=list(args.iou),
+        split=args.split,
+    )
+    if args.json:
+        # plain write, no rich: stdout holds exactly the JSON document
+        sys.stdout.write(json.dumps(results, indent=2, allow_nan=False) + "\n")
+        sys.stdout.flush()
+        return 0
+    out = _wide(out)
+    split = args.split or "1"
+    names = {"frame_ap": "frame-AP", "video_ap": "video-AP"}
+    for family, per_threshold in results.items():
+        title = f"{names.get(family, family)} · preset {args.preset} · {args.gt.name} split {split}"
+        out.print(_ap_table(escape(title), per_threshold))
+    return 0
 
 
 # --------------------------------------------------------------------------- select command
@@ -728,6 +851,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "data": _data_parser,
         "select": _select_parser,
         "compare": _compare_parser,
+        "eval": _eval_parser,
     }.get(command, _run_parser)()
     try:
         args = parser.parse_args(argv)
@@ -743,6 +867,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_select(args, manager, err)
         if command == "compare":
             return cmd_compare(args, manager, out)
+        if command == "eval":
+            return cmd_eval(args, manager, out)
         return cmd_run(args, manager, out)
     # messages are escaped: "[T, F, C, H, W]" or a video id in brackets is text, not rich markup
     except AslUsageError as exc:

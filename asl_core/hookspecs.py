@@ -125,6 +125,23 @@ def register_datasets(register: RegisterFn) -> None:
     """
 
 
+@hookspec
+def register_evaluators(register: RegisterFn) -> None:
+    """Register evaluators used by ``asl-run eval`` (see :class:`asl_core.interfaces.Evaluator`).
+
+    An evaluator scores a detector's output files against ground-truth files, whatever model
+    produced them.
+
+    Example::
+
+        from asl_core import hookimpl
+
+        @hookimpl
+        def register_evaluators(register):
+            register("coco_box", "my_pkg.coco_eval:CocoBoxEvaluator", summary="COCO box AP")
+    """
+
+
 #: hook name → plugin kind, in listing order.
 KINDS: dict[str, str] = {
     "register_scorers": "scorer",
@@ -133,4 +150,5 @@ KINDS: dict[str, str] = {
     "register_tasks": "task",
     "register_oracles": "oracle",
     "register_datasets": "dataset",
+    "register_evaluators": "evaluator",
 }

@@ -1,4 +1,5 @@
-"""The five plugin interfaces: Scorer, Selector, SparseLoss, Task and Oracle.
+"""The five plugin interfaces: Scorer, Selector, SparseLoss, Task and Oracle (plus the
+helpers behind the CLI: DatasetTool and Evaluator).
 
 They are ``typing.Protocol`` classes: a third-party plugin is compatible by duck typing and need
 not inherit from anything. The ``*Base`` classes below are optional conveniences that add
@@ -34,6 +35,8 @@ from .types import FrameAnnotation, FrameRef, FrameStats, LabelState, Region, Se
 __all__ = [
     "KNOWN_OUTPUTS",
     "MC_PROBS",
+    "DatasetTool",
+    "Evaluator",
     "NullProgress",
     "Oracle",
     "OracleBase",
@@ -358,3 +361,53 @@ class DatasetTool(Protocol):
         write a dataset into the empty folder ``out`` (in the on-disk layout the task's loader
         reads) and return the path of its main annotation file.
     """
+
+
+# --------------------------------------------------------------------------- Evaluator
+
+
+@runtime_checkable
+class Evaluator(Protocol):
+    """Scores a detector's output files against ground-truth files (``asl-run eval``).
+
+    Evaluators work on files in published formats, so they measure any model's output, not only
+    a task of this toolkit. The built-in ``act`` (package ``asl_action_det``) computes frame-AP
+    and video-AP over ACT-format detections (docs/metrics.md).
+
+    ``evaluate_files`` returns exactly what ``asl-run eval --json`` prints::
+
+        {"frame_ap": {"0.5": {"mAP": 0.71, "per_class": {"brush_hair": 0.8, ...}}, ...},
+         "video_ap": {...}}
+
+    one top-level key per metric family whose detections were given, one entry per threshold
+    key (``"0.5"``, or ``"0.5:0.95"`` for the mean over that range), ``per_class`` in class order
+    with ``None`` for a class without ground truth in the evaluated videos.
+    """
+
+    def evaluate_files(
+        self,
+        gt: Path,
+        frame_dets: Path | None,
+        video_dets: Path | None,
+        *,
+        preset: str,
+        thresholds: Sequence[float | str],
+        split: str | None,
+    ) -> dict[str, dict[str, dict[str, Any]]]:
+        """Evaluate the detection files against the ground truth ``gt``.
+
+        Args:
+            gt: the ground-truth file.
+            frame_dets: per-frame detections, or ``None``.
+            video_dets: per-video detections (tubes), or ``None``.
+            preset: the evaluator's name for a set of metric conventions (``act``, ``voc``...).
+            thresholds: IoU thresholds: numbers in ``[0, 1]`` and range tokens ``"LO:HI"``
+                (the mean over ``LO, LO + 0.05, ..., HI``) or ``"LO:HI:STEP"``.
+            split: which part of the ground truth to evaluate (``None``: the evaluator's
+                default, e.g. the first test split).
+
+        Raises:
+            AslUsageError: a missing, unreadable, unsafe or malformed file (the message names
+                it), an unknown preset, a bad threshold or split.
+        """
+        ...

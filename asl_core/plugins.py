@@ -69,7 +69,8 @@ class PluginEntry:
     """One registered factory, with where it came from.
 
     Attributes:
-        kind: ``scorer``, ``selector``, ``loss``, ``task`` or ``oracle``.
+        kind: ``scorer``, ``selector``, ``loss``, ``task``, ``oracle``, ``dataset`` or
+            ``evaluator`` (:data:`KINDS`).
         name: the name configs and the CLI use (``apu``, ``global``...).
         factory: a class/callable or a lazy ``"package.module:Attr"`` string.
         plugin: the pluggy plugin name (the entry-point name for installed plugins).

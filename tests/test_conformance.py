@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from asl_core import Evaluator
 from asl_core.plugins import make_plugin_manager
 from asl_core.testing import check_loss, check_oracle, check_scorer, check_selector, check_task
 
@@ -48,4 +49,14 @@ def test_registered_task_conforms(entry, tmp_path):
 def test_every_kind_has_a_builtin():
     """The toolkit registers at least one plugin of every kind."""
     kinds = {e.kind for e in _MANAGER.entries()}
-    assert kinds == {"scorer", "selector", "loss", "task", "oracle", "dataset"}
+    assert kinds == {"scorer", "selector", "loss", "task", "oracle", "dataset", "evaluator"}
+
+
+@pytest.mark.parametrize(
+    "entry", _MANAGER.entries("evaluator"), ids=lambda e: f"evaluator-{e.name}"
+)
+def test_registered_evaluator_builds_with_evaluate_files(entry):
+    """Each registered evaluator builds from its defaults and satisfies the Evaluator protocol."""
+    evaluator = entry.build({})
+    assert isinstance(evaluator, Evaluator)
+    assert callable(evaluator.evaluate_files)

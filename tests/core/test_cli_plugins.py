@@ -26,6 +26,7 @@ BUILTINS = {
     ("task", "fake"): "asl_core.testing",
     ("task", "action_det"): "asl_action_det.task",
     ("dataset", "synthetic_actions"): "asl_action_det.synth",
+    ("evaluator", "act"): "asl_action_det.act_eval",
     ("oracle", "simulated"): "asl_oracles.simulated",
 }
 

@@ -250,6 +250,30 @@ def test_same_name_for_different_kinds_is_no_clash(modules) -> None:
     assert manager.get("loss", "fake").dist == "asl-b"
 
 
+def test_every_hookspec_registers_its_kind_in_listing_order() -> None:
+    """Each registration hook, evaluators and datasets included, yields entries of its kind,
+    listed in the order of hookspecs.KINDS."""
+    from asl_core.hookspecs import KINDS as HOOK_KINDS
+
+    class _AllKinds:
+        pass
+
+    for hook, kind in HOOK_KINDS.items():
+
+        def impl(self, register, _kind=kind):
+            register(f"only_{_kind}", Thing)
+
+        impl.__name__ = hook
+        setattr(_AllKinds, hook, hookimpl(impl))
+    manager = make_test_plugin_manager()
+    manager.add_plugin(_AllKinds(), "all-kinds")
+    assert [(e.kind, e.name) for e in manager.entries()] == [
+        (kind, f"only_{kind}") for kind in HOOK_KINDS.values()
+    ]
+    assert "evaluator" in HOOK_KINDS.values()
+    assert manager.get("evaluator", "only_evaluator").build({}).params == {}
+
+
 def test_triple_clash_message_is_not_nested() -> None:
     """A name registered by three distributions gives one readable message naming all three."""
     manager = make_plugin_manager(load_entrypoints=False, strict=False)

@@ -211,9 +211,16 @@ def _splits(
 
 
 def _tube(
-    raw: Any, label: int, video: str, num_frames: int, size: tuple[int, int], source: str
+    raw: Any,
+    label: int,
+    video: str,
+    num_frames: int,
+    size: tuple[int, int],
+    source: str,
+    clip: bool = True,
 ) -> tuple[ActorTube, int]:
-    """Validate one ACT tube array; returns the tube and how many boxes were clipped."""
+    """Validate one ACT tube array; returns the tube and how many boxes were clipped (0 when
+    ``clip`` is False)."""
     try:
         arr = np.asarray(raw, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -244,6 +251,8 @@ def _tube(
     boxes = arr[:, 1:]
     if np.any(boxes[:, 2] < boxes[:, 0]) or np.any(boxes[:, 3] < boxes[:, 1]):
         raise DatasetError(f"{source}: video {video!r}: a box has x2 < x1 or y2 < y1")
+    if not clip:
+        return ActorTube(label, frames.astype(np.int64) - 1, boxes), 0
     h, w = size
     clipped = boxes.copy()
     clipped[:, [0, 2]] = np.clip(clipped[:, [0, 2]], 0, w - 1)
@@ -252,14 +261,17 @@ def _tube(
     return ActorTube(label, frames.astype(np.int64) - 1, clipped), changed
 
 
-def load_act_gt(path: str | Path) -> ActGroundTruth:
+def load_act_gt(path: str | Path, *, clip_boxes: bool = True) -> ActGroundTruth:
     """Read and validate an ACT ground-truth pickle (``UCF101v2-GT.pkl``, ``JHMDB-GT.pkl``...).
 
     The file is read with the restricted unpickler (numpy arrays and builtins only, latin-1 for
-    Python-2 pickles). Boxes outside the image are clipped to it, with one warning per video.
+    Python-2 pickles). Boxes outside the image are clipped to it, with one warning per video,
+    unless ``clip_boxes`` is False.
 
     Args:
         path: the pickle.
+        clip_boxes: clip boxes to the image (what training needs). The box-AP evaluation
+            (:mod:`.act_eval`) passes False: the reference metrics score the boxes as stored.
 
     Returns:
         The validated ground truth, frame numbers converted to 0-based indices.
@@ -341,7 +353,7 @@ def load_act_gt(path: str | Path) -> ActGroundTruth:
                 arrays = [arrays]  # some writers store a single array instead of a list
             for raw_tube in arrays:
                 tube, n_clipped = _tube(
-                    raw_tube, label, video, nframes[video], resolution[video], source
+                    raw_tube, label, video, nframes[video], resolution[video], source, clip_boxes
                 )
                 found.append(tube)
                 clipped += n_clipped

@@ -23,3 +23,13 @@ def register_datasets(register: RegisterFn) -> None:
         "asl_action_det.synth:SyntheticActionsDataset",
         summary="articulated actors whose classes differ by motion; J-HMDB layout + ACT pickle",
     )
+
+
+@hookimpl
+def register_evaluators(register: RegisterFn) -> None:
+    """Box-detection frame-AP / video-AP over ACT-format detection files (``asl-run eval``)."""
+    register(
+        "act",
+        "asl_action_det.act_eval:ActEvaluator",
+        summary="frame-AP and video-AP of ACT-format detections; presets act (ACT) and voc",
+    )
