@@ -7,6 +7,12 @@ The layout (reference specs §A.1, §A.5), as written by the real datasets' tool
     <root>/<masks_dir>/<class>/<video>/puppet_mask.mat  optional: part_mask, H x W x T, > 0 = actor
     <root>/<gt_file>                                    ACT ground-truth pickle (six keys)
 
+Frames may also come from video files (``<root>/<videos_dir>/<class>/<video>.avi``, decoded
+with PyAV; :mod:`.video`), and the ground truth from UCF-101-24's corrected annotations or the
+official ASL pickles (:mod:`.ucf101`) or J-HMDB-21's raw split and mask files (:mod:`.jhmdb`):
+:func:`.layouts.open_dataset` converts all of them into the :class:`ActGroundTruth` this module
+validates.
+
 Conventions:
 
 * Frame indices are **0-based** in this module's API (``read_frames``, ``ActorTube.frames``,
@@ -35,9 +41,11 @@ from typing import Any, Literal
 import numpy as np
 from attrs import cmp_using, field, frozen
 
-from asl_core import AslError, ConfigError, FrozenMap, Region, VideoInfo, readonly_array
+from asl_core import ConfigError, FrozenMap, LabelState, Region, VideoInfo, readonly_array
 
 from . import safe_pickle
+from .errors import DatasetError
+from .video import FrameFolders, VideoFiles
 
 __all__ = [
     "ActGroundTruth",
@@ -45,7 +53,11 @@ __all__ = [
     "ActorTube",
     "DatasetError",
     "VideoRecord",
+    "as_frame_size",
     "load_act_gt",
+    "read_part_mask",
+    "resize_masks",
+    "scale_boxes",
 ]
 
 log = logging.getLogger(__name__)
@@ -53,10 +65,6 @@ log = logging.getLogger(__name__)
 GT_KEYS = ("labels", "gttubes", "nframes", "train_videos", "test_videos", "resolution")
 MASK_FILE = "puppet_mask.mat"
 MASK_VARIABLE = "part_mask"
-
-
-class DatasetError(AslError):
-    """A dataset file is missing, unreadable or inconsistent; the message names the file."""
 
 
 # --------------------------------------------------------------------------- records
@@ -379,6 +387,105 @@ def load_act_gt(path: str | Path, *, clip_boxes: bool = True) -> ActGroundTruth:
     )
 
 
+# --------------------------------------------------------------------------- geometry and masks
+
+
+def as_frame_size(value: Any) -> tuple[int, int] | None:
+    """Convert ``(height, width)`` (a list from a config) to a tuple; ``None`` stays ``None``.
+
+    Raises:
+        ValueError: for anything but two sizes >= 1.
+    """
+    if value is None:
+        return None
+    try:
+        size = tuple(int(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"frame_size must be (height, width) or None, got {value!r}") from None
+    if len(size) != 2 or min(size) < 1:
+        raise ValueError(f"frame_size must be (height, width) with sizes >= 1, got {value!r}")
+    return size  # type: ignore[return-value]
+
+
+def scale_boxes(boxes: np.ndarray, native: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
+    """Scale inclusive ``x1, y1, x2, y2`` boxes from a ``native`` to a resized frame.
+
+    A box covers the pixel edges ``x1 .. x2 + 1``; those edges are scaled and the inclusive
+    ``x2`` is the scaled right edge minus 1 (never left of ``x1``), clipped to the new frame.
+
+    Args:
+        boxes: ``float[n, 4]`` inclusive boxes in ``native`` pixels.
+        native: ``(H, W)`` of the files.
+        size: ``(H', W')`` of the resized frames.
+
+    Returns:
+        ``float32[n, 4]`` inclusive boxes in ``size`` pixels.
+    """
+    (h, w), (nh, nw) = native, size
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    sx, sy = nw / w, nh / h
+    out = np.empty_like(b)
+    out[:, 0], out[:, 1] = b[:, 0] * sx, b[:, 1] * sy
+    out[:, 2] = np.maximum((b[:, 2] + 1) * sx - 1, out[:, 0])
+    out[:, 3] = np.maximum((b[:, 3] + 1) * sy - 1, out[:, 1])
+    out[:, [0, 2]] = np.clip(out[:, [0, 2]], 0, nw - 1)
+    out[:, [1, 3]] = np.clip(out[:, [1, 3]], 0, nh - 1)
+    return out.astype(np.float32)
+
+
+def resize_masks(masks: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Nearest-neighbour resize of ``bool[F, H, W]`` masks to ``bool[F, H', W']``.
+
+    Output pixel ``i`` takes input pixel ``floor((i + 0.5) * H / H')`` (pixel centres).
+    """
+    _, h, w = masks.shape
+    if (h, w) == tuple(size):
+        return masks
+    rows = np.minimum(((np.arange(size[0]) + 0.5) * h / size[0]).astype(np.int64), h - 1)
+    cols = np.minimum(((np.arange(size[1]) + 0.5) * w / size[1]).astype(np.int64), w - 1)
+    return np.ascontiguousarray(masks[:, rows][:, :, cols])
+
+
+def read_part_mask(path: str | Path) -> np.ndarray:
+    """Read a J-HMDB puppet mask: MATLAB variable ``part_mask``, ``H x W x T``.
+
+    Args:
+        path: ``puppet_mask/<class>/<video>/puppet_mask.mat``.
+
+    Returns:
+        ``bool[H, W, T]`` (``> 0`` is the actor); slice ``t`` is 0-based frame ``t``. A 2-D
+        variable is one slice.
+
+    Raises:
+        DatasetError: when the file is missing, unreadable (MATLAB v7.3 included), has no
+            ``part_mask`` or an array of another rank; the message names the file.
+    """
+    from scipy.io import loadmat
+
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"missing mask file {path}")
+    try:
+        data = loadmat(path, variable_names=[MASK_VARIABLE])
+    except NotImplementedError as exc:  # MATLAB v7.3 (HDF5) files
+        raise DatasetError(
+            f"cannot read mask file {path}: MATLAB v7.3 files are not supported ({exc})"
+        ) from exc
+    except Exception as exc:
+        raise DatasetError(f"cannot read mask file {path}: {type(exc).__name__}: {exc}") from exc
+    if MASK_VARIABLE not in data:
+        raise DatasetError(f"mask file {path} has no variable {MASK_VARIABLE!r}")
+    part = np.asarray(data[MASK_VARIABLE])
+    if part.ndim == 2:
+        part = part[:, :, None]
+    if part.ndim != 3 or part.shape[2] == 0 or part.dtype.kind not in "biuf":
+        raise DatasetError(
+            f"mask file {path}: {MASK_VARIABLE} must be H x W x T with H x W = the video's size "
+            f"and T >= 1, got {part.shape}"
+        )
+    return part > 0
+
+
 # --------------------------------------------------------------------------- the dataset
 
 
@@ -415,15 +522,31 @@ class _LruCache:
 
 
 class ActionDataset:
-    """An action-detection dataset in the ACT layout: frames, tubes and (optionally) masks.
+    """An action-detection dataset: frames (or video files), tubes and (optionally) masks.
 
-    Build it with :meth:`from_act_layout`. Decoded frames and masks are kept in LRU caches of
-    whole videos, bounded in bytes; every method returns fresh arrays, so callers may modify them.
+    Build it with :meth:`from_act_layout`, or with :func:`.layouts.open_dataset` for the
+    UCF-101-24 and J-HMDB-21 layouts. Decoded frames and masks are kept in LRU caches of whole
+    videos, bounded in bytes; every method returns fresh arrays, so callers may modify them.
+
+    Frame counts are checked against the annotations on a video's first use: a frame folder
+    must hold exactly the files ``1..F``, a video file must decode to exactly ``F`` frames; a
+    difference raises :class:`DatasetError` naming the file (``asl-run data check`` finds them
+    all beforehand).
+
+    With ``frame_size`` every frame is resized (bilinear) to ``H x W``, masks with nearest
+    neighbours and boxes scaled to match, so the whole task (training, scoring, metrics, the
+    simulated oracle) works at that size. Records report the resized size; ``gt.resolution``
+    keeps the files' size.
 
     Attributes:
         root: the dataset folder.
-        gt: the validated ground truth.
+        gt: the validated ground truth (boxes at the files' resolution).
         split: the 1-based train/test split in use.
+        source: where frames come from (:class:`.video.FrameFolders` or
+            :class:`.video.VideoFiles`).
+        frame_size: ``(H, W)`` every frame is resized to, or ``None`` (the files' size).
+        initial_labels: frames the annotation file marks as labelled (the official ASL
+            pickles' annotated-frame lists), or ``None`` when the file has no such lists.
     """
 
     def __init__(
@@ -435,9 +558,15 @@ class ActionDataset:
         frames_dir: str = "Frames",
         frame_pattern: str = "{:05d}.png",
         masks_dir: str | None = "puppet_mask",
+        source: FrameFolders | VideoFiles | None = None,
+        frame_size: Sequence[int] | None = None,
+        initial_labels: LabelState | None = None,
         cache_bytes: int = 512 * 2**20,
     ) -> None:
-        """Wrap validated ground truth; see :meth:`from_act_layout` for the arguments."""
+        """Wrap validated ground truth; see :meth:`from_act_layout` for the arguments.
+
+        ``source`` replaces ``frames_dir`` / ``frame_pattern`` when given.
+        """
         self.root = Path(root)
         self.gt = gt
         if not 1 <= int(split) <= gt.num_splits:
@@ -445,24 +574,34 @@ class ActionDataset:
                 f"{gt.source}: split {split} does not exist; choose 1..{gt.num_splits}"
             )
         self.split = int(split)
-        try:
-            frame_pattern.format(1)
-        except (IndexError, KeyError, ValueError) as exc:
-            raise ConfigError(
-                f"frame_pattern {frame_pattern!r} cannot format a frame number: {exc}"
-            ) from exc
         self.frames_dir = frames_dir
         self.frame_pattern = frame_pattern
+        self.source = (
+            source if source is not None else FrameFolders(self.root / frames_dir, frame_pattern)
+        )
         self.masks_dir = masks_dir
+        try:
+            self.frame_size = as_frame_size(frame_size)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        self.initial_labels = initial_labels
         self._frames = _LruCache(cache_bytes)
         self._masks = _LruCache(max(cache_bytes // 4, 1))
+        self._counted: set[str] = set()  # videos whose frame count was checked
+        self._mask_warned: set[str] = set()
         self._records: dict[str, VideoRecord] = {}
         train = set(gt.train_videos[self.split - 1])
         test = set(gt.test_videos[self.split - 1])
         for video, n in gt.nframes.items():
             tubes = gt.tubes.get(video, ())
             split_name = "train" if video in train else "test" if video in test else None
-            h, w = gt.resolution[video]
+            native = gt.resolution[video]
+            h, w = self.frame_size or native
+            if (h, w) != native:
+                tubes = tuple(
+                    ActorTube(t.label, t.frames, scale_boxes(t.boxes, native, (h, w)))
+                    for t in tubes
+                )
             label = tubes[-1].label if tubes else None
             self._records[video] = VideoRecord(video, label, n, h, w, tubes, split_name)
 
@@ -476,6 +615,7 @@ class ActionDataset:
         frames_dir: str = "Frames",
         frame_pattern: str = "{:05d}.png",
         masks_dir: str | None = "puppet_mask",
+        frame_size: Sequence[int] | None = None,
         cache_bytes: int = 512 * 2**20,
     ) -> ActionDataset:
         """Open a dataset folder in the ACT layout.
@@ -489,6 +629,7 @@ class ActionDataset:
                 UCF101-24 in the ACT layout).
             masks_dir: folder under ``root`` holding ``<video>/puppet_mask.mat``; ``None`` or a
                 missing folder means a box-only dataset (masks are then filled boxes).
+            frame_size: ``(H, W)`` to resize every frame to; ``None`` keeps the files' size.
             cache_bytes: bound of the decoded-frames cache (masks get a quarter of it).
 
         Returns:
@@ -508,6 +649,7 @@ class ActionDataset:
             frames_dir=frames_dir,
             frame_pattern=frame_pattern,
             masks_dir=masks_dir,
+            frame_size=frame_size,
             cache_bytes=cache_bytes,
         )
 
@@ -537,8 +679,18 @@ class ActionDataset:
             raise KeyError(f"{self.gt.source} has no video {video_id!r}") from None
 
     def frame_path(self, video_id: str, frame: int) -> Path:
-        """The file of 0-based ``frame`` of ``video_id``."""
-        return self.root / self.frames_dir / video_id / self.frame_pattern.format(int(frame) + 1)
+        """The file of 0-based ``frame`` of ``video_id`` (frame-folder sources only).
+
+        Raises:
+            ValueError: when the frames come from video files.
+        """
+        if not isinstance(self.source, FrameFolders):
+            raise ValueError(f"{self.source!r} stores whole videos, not frame files")
+        return self.source.frame_path(video_id, frame)
+
+    def video_path(self, video_id: str) -> Path:
+        """The frame folder or the video file of ``video_id``."""
+        return self.source.location(video_id)
 
     def mask_path(self, video_id: str) -> Path | None:
         """The puppet-mask file of ``video_id`` (``None`` for a box-only dataset)."""
@@ -564,63 +716,93 @@ class ActionDataset:
             )
         return idx
 
-    def _decode(self, record: VideoRecord, frame: int) -> np.ndarray:
-        from PIL import Image
-
-        path = self.frame_path(record.id, frame)
-        try:
-            with Image.open(path) as img:
-                arr = np.asarray(img.convert("RGB"))
-        except FileNotFoundError as exc:
+    def _fit(self, record: VideoRecord, arr: np.ndarray, path: Path, what: str) -> np.ndarray:
+        """Check a decoded frame's size against the ground truth, then resize it if asked."""
+        native = self.gt.resolution[record.id]
+        if arr.shape[:2] != native:
             raise DatasetError(
-                f"missing frame file {path} (video {record.id!r}, frame {frame})"
-            ) from exc
-        except Exception as exc:  # PIL raises OSError, SyntaxError, ValueError... on corrupt files
-            raise DatasetError(
-                f"cannot read frame file {path} (video {record.id!r}, frame {frame}): "
-                f"{type(exc).__name__}: {exc}"
-            ) from exc
-        if arr.shape[:2] != (record.height, record.width):
-            raise DatasetError(
-                f"frame file {path} is {arr.shape[1]}x{arr.shape[0]}, but {self.gt.source} gives "
-                f"video {record.id!r} a resolution of {record.width}x{record.height}"
+                f"{what} {path} is {arr.shape[1]}x{arr.shape[0]}, but {self.gt.source} gives "
+                f"video {record.id!r} a resolution of {native[1]}x{native[0]}"
             )
+        if arr.shape[:2] != (record.height, record.width):
+            from PIL import Image
+
+            resized = Image.fromarray(arr).resize((record.width, record.height), Image.BILINEAR)
+            arr = np.asarray(resized)
         return arr
+
+    def _check_count(self, record: VideoRecord) -> None:
+        if record.id in self._counted or not isinstance(self.source, FrameFolders):
+            return  # video files are counted while they decode
+        self.source.check_count(record.id, record.num_frames, self.gt.source)
+        self._counted.add(record.id)
+
+    def _load(self, record: VideoRecord, wanted: np.ndarray) -> np.ndarray:
+        """Decode the sorted, unique 0-based frames ``wanted`` as ``uint8[n, H, W, 3]``."""
+        out = np.empty((wanted.size, record.height, record.width, 3), dtype=np.uint8)
+        if isinstance(self.source, FrameFolders):
+            for i, f in enumerate(wanted):
+                path = self.source.frame_path(record.id, int(f))
+                out[i] = self._fit(record, self.source.read(record.id, int(f)), path, "frame file")
+            return out
+        path = self.source.location(record.id)
+        slot = np.full(record.num_frames, -1, dtype=np.int64)
+        slot[wanted] = np.arange(wanted.size)
+        n = 0
+        for n, frame in enumerate(self.source.frames(record.id), start=1):
+            if n > record.num_frames:
+                raise DatasetError(
+                    f"video file {path} has more than the {record.num_frames} frames "
+                    f"{self.gt.source} gives video {record.id!r}"
+                )
+            if slot[n - 1] >= 0:
+                out[slot[n - 1]] = self._fit(record, frame, path, "video file")
+        if n != record.num_frames:
+            raise DatasetError(
+                f"video file {path} decodes to {n} frames, but {self.gt.source} gives video "
+                f"{record.id!r} {record.num_frames}"
+            )
+        return out
 
     def read_frames(
         self, video_id: str, frames: Sequence[int] | np.ndarray | None = None
     ) -> np.ndarray:
         """Decode frames of a video as RGB.
 
+        Frame folders are read file by file (only the missing frames of the cached video);
+        a video file is decoded whole on first use.
+
         Args:
             video_id: the video.
             frames: 0-based frame indices, in any order, repeats allowed; ``None`` = all frames.
 
         Returns:
-            ``uint8[n, H, W, 3]``, a new array.
+            ``uint8[n, H, W, 3]`` (``frame_size`` when set), a new array.
 
         Raises:
             KeyError: for an unknown video.
             IndexError: for a frame index outside ``0..F-1``.
-            DatasetError: when a frame file is missing, unreadable or of the wrong size (the
+            DatasetError: when a frame file or the video file is missing, unreadable, of the
+                wrong size, or holds a different number of frames than the annotations (the
                 message names the file).
         """
         record = self.video(video_id)
         idx = self._indices(record, frames)
         shape = (record.num_frames, record.height, record.width, 3)
+        self._check_count(record)
+        whole = not isinstance(self.source, FrameFolders)
         entry = self._frames.get(video_id)
         if entry is None:
             entry = (np.empty(shape, dtype=np.uint8), np.zeros(record.num_frames, dtype=bool))
             if not self._frames.put(video_id, entry, math.prod(shape)):
                 # too large to cache: decode just what was asked
-                out = np.empty((idx.size, *shape[1:]), dtype=np.uint8)
-                for i, f in enumerate(idx):
-                    out[i] = self._decode(record, int(f))
-                return out
+                wanted, inverse = np.unique(idx, return_inverse=True)
+                return self._load(record, wanted)[inverse.reshape(-1)]
         pixels, loaded = entry
-        for f in np.unique(idx[~loaded[idx]]):
-            pixels[f] = self._decode(record, int(f))
-            loaded[f] = True
+        todo = np.flatnonzero(~loaded) if whole else np.unique(idx[~loaded[idx]])
+        if todo.size:
+            pixels[todo] = self._load(record, todo)
+            loaded[todo] = True
         return pixels[idx]
 
     # ------------------------------------------------------------------ masks
@@ -634,9 +816,11 @@ class ActionDataset:
         if path is None or not (self.root / str(self.masks_dir)).is_dir():
             mask = self._box_mask(record)
         elif not path.is_file():
-            log.warning(
-                "missing mask file %s: using the boxes of video %r as its mask", path, record.id
-            )
+            if record.id not in self._mask_warned:
+                self._mask_warned.add(record.id)
+                log.warning(
+                    "missing mask file %s: using the boxes of video %r as its mask", path, record.id
+                )
             mask = self._box_mask(record)
         else:
             mask = self._read_mask(record, path)
@@ -654,31 +838,18 @@ class ActionDataset:
         return mask
 
     def _read_mask(self, record: VideoRecord, path: Path) -> np.ndarray:
-        from scipy.io import loadmat
-
-        try:
-            data = loadmat(path, variable_names=[MASK_VARIABLE])
-        except NotImplementedError as exc:  # MATLAB v7.3 (HDF5) files
-            raise DatasetError(
-                f"cannot read mask file {path}: MATLAB v7.3 files are not supported ({exc})"
-            ) from exc
-        except Exception as exc:
-            raise DatasetError(
-                f"cannot read mask file {path}: {type(exc).__name__}: {exc}"
-            ) from exc
-        if MASK_VARIABLE not in data:
-            raise DatasetError(f"mask file {path} has no variable {MASK_VARIABLE!r}")
-        part = np.asarray(data[MASK_VARIABLE])
-        if part.ndim == 2:
-            part = part[:, :, None]
-        if part.ndim != 3 or part.shape[:2] != (record.height, record.width) or part.shape[2] == 0:
+        part = read_part_mask(path)
+        native = self.gt.resolution[record.id]
+        if part.shape[:2] != native:
             raise DatasetError(
                 f"mask file {path}: {MASK_VARIABLE} must be H x W x T with H x W = "
-                f"{record.height} x {record.width} and T >= 1, got {part.shape}"
+                f"{native[0]} x {native[1]} and T >= 1, got {part.shape}"
             )
         slices = part.shape[2]
-        if slices != record.num_frames:
-            # J-HMDB quirk: a few videos have fewer mask slices than frames; reuse the last one
+        if slices != record.num_frames and record.id not in self._mask_warned:
+            # J-HMDB quirk: a few videos have fewer mask slices than frames; reuse the last one.
+            # Once per video: an LRU eviction re-reads the file but says nothing new.
+            self._mask_warned.add(record.id)
             log.warning(
                 "mask file %s has %d slices for the %d frames of video %r; %s",
                 path,
@@ -690,7 +861,8 @@ class ActionDataset:
                 else "ignoring the extra slices",
             )
         index = np.minimum(np.arange(record.num_frames), slices - 1)
-        return np.ascontiguousarray(np.transpose(part > 0, (2, 0, 1))[index])
+        mask = np.ascontiguousarray(np.transpose(part, (2, 0, 1))[index])
+        return resize_masks(mask, (record.height, record.width))
 
     def gt_mask(self, video_id: str) -> np.ndarray:
         """The actor mask of every frame: the puppet mask if there is one, else filled boxes.
@@ -750,9 +922,11 @@ class ActionDataset:
     # ------------------------------------------------------------------ checks
 
     def verify(self, split: Literal["train", "test"] | None = None) -> None:
-        """Check that every frame file (and mask file, when masks exist) of the videos is there.
+        """Check that every frame file or video file (and mask file, when masks exist) of the
+        videos is there.
 
-        Only file existence is checked, so it is fast; decoding errors surface when read.
+        Only file existence is checked, so it is fast; decoding errors and frame counts surface
+        when read (or with ``asl-run data check``).
 
         Args:
             split: check only this part of the chosen split; ``None`` = every video.
@@ -764,11 +938,14 @@ class ActionDataset:
         missing: list[Path] = []
         masks_exist = self.masks_dir is not None and (self.root / self.masks_dir).is_dir()
         for record in records:
-            missing += [
-                p
-                for f in range(record.num_frames)
-                if not (p := self.frame_path(record.id, f)).is_file()
-            ]
+            if isinstance(self.source, FrameFolders):
+                missing += [
+                    p
+                    for f in range(record.num_frames)
+                    if not (p := self.source.frame_path(record.id, f)).is_file()
+                ]
+            elif not (p := self.source.location(record.id)).is_file():
+                missing.append(p)
             mask = self.mask_path(record.id)
             if masks_exist and mask is not None and not mask.is_file():
                 missing.append(mask)

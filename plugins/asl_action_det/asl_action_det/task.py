@@ -8,8 +8,10 @@ frame's mask for mask datasets, linear interpolation of the labelled boxes for b
 SparseLoss (``mgw``, ``interpolation``, ``masking``; paper eq. 4). Classification uses the
 spread loss on the class-capsule activations.
 
-Data: an ACT-style layout read by :mod:`.dataset`; by default the embedded synthetic dataset
-(:mod:`.synth`), generated on first use when its folder is missing.
+Data: ``task.dataset`` picks the format (:mod:`.layouts`): an ACT-style layout (by default the
+embedded synthetic dataset, :mod:`.synth`, generated on first use when its folder is missing),
+UCF-101-24 (corrected annotations or ASL pickles, frame folders or ``.avi`` files) or J-HMDB-21
+(ACT pickle or the release's splits and puppet masks); see docs/datasets.md.
 
 Evaluation: VideoCapsuleNet-style f-mAP / v-mAP over IoU thresholds and video accuracy
 (:mod:`.metrics`, specs §B.5), written to each cycle's ``metrics.json``.
@@ -44,6 +46,8 @@ from asl_core import (
     VideoInfo,
 )
 
+from .layouts import DATASETS, as_frame_size
+
 __all__ = ["ActionDetParams", "ActionDetTask"]
 
 log = logging.getLogger(__name__)
@@ -61,11 +65,28 @@ class ActionDetParams:
     """Parameters of :class:`ActionDetTask` (see docs/tasks/action_det.md).
 
     Attributes:
-        data_root: dataset folder (ACT-style layout).
-        gt_file: ground-truth pickle inside ``data_root``.
+        dataset: the annotation format (:mod:`.layouts`, docs/datasets.md): ``"act"`` (an ACT
+            ground-truth pickle; the synthetic dataset), ``"ucf101_24"`` (corrected ``.mat``
+            annotations, ASL pickles or ``UCF101v2-GT.pkl``) or ``"jhmdb21"``
+            (``JHMDB-GT.pkl``, or the release's split files and puppet masks).
+        data_root: dataset folder; the paths below are relative to it (or absolute).
+        gt_file: ACT ground-truth pickle (``act``; ``ucf101_24`` without
+            ``train_annotations``; ``jhmdb21``, where ``None`` reads ``splits_dir`` and the
+            masks instead).
+        train_annotations, test_annotations: ``ucf101_24``: ``trainAnnot.mat`` +
+            ``testAnnot.mat``, or ``training_annots.pkl`` + ``testing_annots.pkl`` (the ASL
+            layout; video lengths counted from the frames).
+        split_list: ``ucf101_24``: ``testlist01.txt``, splitting a single
+            ``train_annotations`` file (``finalAnnots.mat``) into train and test.
+        splits_dir: ``jhmdb21`` without ``gt_file``: folder of ``<class>_test_split<k>.txt``.
         frames_dir, frame_pattern, masks_dir: layout of frames and puppet masks.
-        split: 1-based split index of the ground-truth pickle.
-        synthesize_if_missing: generate the synthetic dataset when ``data_root`` is missing.
+        videos_dir, video_ext: read ``<videos_dir>/<class>/<video><video_ext>`` with PyAV
+            instead of frame folders (``None``: frame folders).
+        frame_size: ``(H, W)`` every frame (and mask and box) is resized to, e.g. ``(224,
+            224)`` for the paper's I3D input; ``None`` keeps the files' size.
+        split: 1-based split index (J-HMDB-21 has 3).
+        synthesize_if_missing: generate the synthetic dataset when ``data_root`` is missing
+            (``dataset="act"`` only).
         synth: generator parameters (see :class:`.synth.SynthParams`).
         target: ``"mask"`` (pixel-wise ground truth, nearest labelled mask as pseudo-label) or
             ``"box"`` (filled boxes, linear box interpolation as pseudo-label).
@@ -96,11 +117,19 @@ class ActionDetParams:
         device: ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
     """
 
+    dataset: str = field(default="act", validator=validators.in_(DATASETS))
     data_root: str = "data/synthetic_actions"
-    gt_file: str = "SynthActions-GT.pkl"
+    gt_file: str | None = "SynthActions-GT.pkl"
+    train_annotations: str | None = None
+    test_annotations: str | None = None
+    split_list: str | None = None
+    splits_dir: str = "splits"
     frames_dir: str = "Frames"
     frame_pattern: str = "{:05d}.png"
+    videos_dir: str | None = None
+    video_ext: str = ".avi"
     masks_dir: str | None = "puppet_mask"
+    frame_size: tuple[int, int] | None = field(default=None, converter=as_frame_size)
     split: int = field(default=1, converter=int)
     synthesize_if_missing: bool = True
     synth: dict = field(factory=dict, converter=dict)
@@ -149,27 +178,45 @@ class ActionDetTask(Configurable):
 
     def __init__(self, params: ActionDetParams | None = None) -> None:
         super().__init__(params)
-        from .dataset import ActionDataset
+        from asl_core import parse_params
+
+        from .layouts import DatasetLayout, open_dataset
 
         p = self.params
+        if p.encoder_weights is not None and not Path(p.encoder_weights).expanduser().is_file():
+            # before the dataset: reading a real dataset's annotations takes a while
+            raise ConfigError(
+                f"{p.encoder_weights}: I3D weights file not found (task.encoder_weights); point "
+                "it at your local rgb_charades.pt or rgb_imagenet.pt (docs/datasets.md), or set "
+                "it to None to start from random weights"
+            )
         root = Path(p.data_root).expanduser()
         if not root.exists():
-            if not p.synthesize_if_missing:
+            if not (p.synthesize_if_missing and p.dataset == "act"):
                 raise ConfigError(f"{root}: dataset folder not found (task.data_root)")
-            from asl_core import parse_params
-
             from .synth import SynthParams, generate_synthetic_actions
 
             log.warning("%s is missing: generating the synthetic action dataset there", root)
             generate_synthetic_actions(root, parse_params(SynthParams, p.synth, where="task.synth"))
-        self.dataset = ActionDataset.from_act_layout(
-            root,
-            p.gt_file,
-            split=p.split,
-            frames_dir=p.frames_dir,
-            frame_pattern=p.frame_pattern,
-            masks_dir=p.masks_dir,
+        layout = parse_params(
+            DatasetLayout,
+            {
+                "gt_file": p.gt_file,
+                "train_annotations": p.train_annotations,
+                "test_annotations": p.test_annotations,
+                "split_list": p.split_list,
+                "splits_dir": p.splits_dir,
+                "frames_dir": p.frames_dir,
+                "frame_pattern": p.frame_pattern,
+                "videos_dir": p.videos_dir,
+                "video_ext": p.video_ext,
+                "masks_dir": p.masks_dir,
+                "split": p.split,
+                "frame_size": p.frame_size,
+            },
+            where="task",
         )
+        self.dataset = open_dataset(p.dataset, root, layout, where="task")
         self._train = {v.id: v for v in self.dataset.videos("train")}
         self._test = list(self.dataset.videos("test"))
         if not self._train or not self._test:
