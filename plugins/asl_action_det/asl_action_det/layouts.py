@@ -97,7 +97,9 @@ class DatasetLayout:
     masks_dir: str | None = "puppet_mask"
     split: int = field(default=1, converter=int, validator=validators.ge(1))
     frame_size: tuple[int, int] | None = field(default=None, converter=as_frame_size)
-    resolution: tuple[int, int] = field(default=(240, 320), converter=as_frame_size)
+    resolution: tuple[int, int] = field(
+        default=(240, 320), converter=as_frame_size, validator=validators.instance_of(tuple)
+    )
 
     @frame_pattern.validator
     def _check_pattern(self, attribute: Any, value: str) -> None:

@@ -84,6 +84,8 @@ class ActionDetParams:
             instead of frame folders (``None``: frame folders).
         frame_size: ``(H, W)`` every frame (and mask and box) is resized to, e.g. ``(224,
             224)`` for the paper's I3D input; ``None`` keeps the files' size.
+        resolution: ``(H, W)`` of the files for formats that do not store it (UCF-101-24's
+            ``.mat`` and ASL pickles; every UCF-101 video is 320 x 240).
         split: 1-based split index (J-HMDB-21 has 3).
         synthesize_if_missing: generate the synthetic dataset when ``data_root`` is missing
             (``dataset="act"`` only).
@@ -130,6 +132,9 @@ class ActionDetParams:
     video_ext: str = ".avi"
     masks_dir: str | None = "puppet_mask"
     frame_size: tuple[int, int] | None = field(default=None, converter=as_frame_size)
+    resolution: tuple[int, int] = field(
+        default=(240, 320), converter=as_frame_size, validator=validators.instance_of(tuple)
+    )
     split: int = field(default=1, converter=int)
     synthesize_if_missing: bool = True
     synth: dict = field(factory=dict, converter=dict)
@@ -213,6 +218,7 @@ class ActionDetTask(Configurable):
                 "masks_dir": p.masks_dir,
                 "split": p.split,
                 "frame_size": p.frame_size,
+                "resolution": p.resolution,
             },
             where="task",
         )
