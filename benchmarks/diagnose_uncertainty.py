@@ -17,7 +17,11 @@ checkpoint, pool and labels:
    (computed once, without the selectors' re-scoring after each pick) and by distance, against
    the mean of all unlabelled frames (what random selection gets on average);
 4. the frames with ``U = 0`` (no pixel above the non-activity threshold): how many, how many
-   of them show an actor (missed actors: APU ranks them last on uncertainty) and their error.
+   of them show an actor (missed actors: APU ranks them last on uncertainty) and their error;
+5. what U prefers: the mean true actor area (share of the frame) of the top frames by ``U``
+   against that of all unlabelled frames showing an actor, and Spearman's rho of ``U`` with the
+   actor area (frames with an actor and ``U > 0``). U is a mean over *active* pixels, so a
+   frame whose active region is mostly a blurry mask boundary scores high.
 
     python benchmarks/diagnose_uncertainty.py runs/table1/runs/apu-seed0 --cycle 0
     python benchmarks/diagnose_uncertainty.py RUN [RUN ...] --cycle 0 --record   # docs/results.md
@@ -59,7 +63,7 @@ def frame_table(run_root: Path, cycle: int) -> dict[str, np.ndarray]:
     model = task.load_checkpoint(ckpt)
     tau = float(cfg["scorer"].get("tau", DEFAULT_TAU))
     cols: dict[str, list[np.ndarray]] = {
-        k: [] for k in ("video", "u", "dist", "error", "actor", "labelled")
+        k: [] for k in ("video", "u", "dist", "error", "actor", "area", "labelled")
     }
     position = {v.id: i for i, v in enumerate(pool)}
     rng = phase_rng(int(cfg["seed"]), cycle, "predict")
@@ -79,6 +83,7 @@ def frame_table(run_root: Path, cycle: int) -> dict[str, np.ndarray]:
         cols["dist"].append(nearest_labelled_distance(n, lab))
         cols["error"].append(1.0 - iou)
         cols["actor"].append(gt.any(axis=(1, 2)))
+        cols["area"].append(gt.mean(axis=(1, 2)))
         cols["labelled"].append(is_lab)
     return {k: np.concatenate(v) for k, v in cols.items()}
 
@@ -95,7 +100,9 @@ def _within_video_rho(x: np.ndarray, y: np.ndarray, video: np.ndarray) -> float:
 def diagnose(t: dict[str, np.ndarray], top_pct: float, sigma: float, lam: float) -> dict:
     """The numbers of one run (unlabelled frames only)."""
     free = ~t["labelled"]
-    u, d, err, video, actor = (t[k][free] for k in ("u", "dist", "error", "video", "actor"))
+    u, d, err, video, actor, area = (
+        t[k][free] for k in ("u", "dist", "error", "video", "actor", "area")
+    )
     k = max(1, round(free.sum() * top_pct / 100))
     u_hat = (u - u.min()) / np.ptp(u) if np.ptp(u) > 0 else np.zeros_like(u)
     dist_term = 1.0 - np.exp(-0.5 * (np.minimum(d, 1e6) / sigma) ** 2)
@@ -106,7 +113,11 @@ def diagnose(t: dict[str, np.ndarray], top_pct: float, sigma: float, lam: float)
         for name, score in (("U", u), ("APU", apu), ("distance", d))
     }
     zero = u == 0
+    shown = actor & ~zero
     return {
+        "area_all": float(area[actor].mean()),
+        "area_top_u": float(area[np.argsort(-u, kind="stable")[:k]].mean()),
+        "rho_u_area": float(spearmanr(u[shown], area[shown]).statistic),
         "frames": int(free.sum()),
         "mean_error": float(err.mean()),
         "rho_u": float(spearmanr(u, err).statistic),
@@ -144,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{r['rho_u']:+.2f} / {r['rho_u_video']:+.2f}",
                 f"{r['rho_d']:+.2f} / {r['rho_d_video']:+.2f}",
                 f"{r['u_zero']:,} ({r['u_zero_actor']:,}, {r['u_zero_error']:.2f})",
+                f"{100 * r['area_top_u']:.1f} / {100 * r['area_all']:.1f}",
+                f"{r['rho_u_area']:+.2f}",
             ]
         )
     headers = [
@@ -156,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
         "ρ(U, error) pooled / in video",
         "ρ(d, error) pooled / in video",
         "U = 0 frames (with actor, error)",
+        f"actor area %: top {args.top:g} % by U / frames with an actor",
+        "ρ(U, actor area)",
     ]
     table = markdown_table(headers, rows)
     print(table)
