@@ -41,6 +41,7 @@ __all__ = [
     "FakeOracle",
     "FakeTask",
     "FakeTaskParams",
+    "check_evaluator",
     "check_loss",
     "check_oracle",
     "check_scorer",
@@ -693,6 +694,40 @@ def check_oracle(oracle: Any, task: Any | None = None) -> None:
             _fail(what, "annotations must be non-pseudo with a finite, non-negative cost")
     if anns != list(obj.annotate(frames, task)):
         _fail(what, "annotate is not deterministic")
+    _check_picklable(obj, what)
+
+
+def check_evaluator(evaluator: Any, *, tmp_dir: Path) -> None:
+    """Check an Evaluator class or instance without knowing its file formats: it satisfies the
+    :class:`~asl_core.interfaces.Evaluator` protocol, and a missing ground-truth file and a file
+    of garbage bytes are each refused with an :class:`~asl_core.errors.AslError` whose message
+    names the file (what ``asl-run eval`` turns into a clear error and exit code), never a bare
+    ``FileNotFoundError``, ``KeyError`` or a traceback.
+
+    Raises:
+        AssertionError: describing the first violation.
+    """
+    from .errors import AslError
+    from .interfaces import Evaluator
+
+    obj = _instantiate(evaluator)
+    what = f"evaluator {type(obj).__name__}"
+    if not isinstance(obj, Evaluator):
+        _fail(what, "does not implement evaluate_files (the Evaluator protocol)")
+    # an evaluator may list its presets; the first one is valid, so the files are what fails
+    preset = next(iter(getattr(obj, "presets", ()) or ()), "default")
+    garbage = tmp_dir / "garbage.bin"
+    garbage.write_bytes(b"\x00\xffnot a ground-truth file\n" * 8)
+    for gt in (tmp_dir / "missing-gt.pkl", garbage):
+        try:
+            obj.evaluate_files(gt, garbage, garbage, preset=preset, thresholds=[0.5], split=None)
+        except AslError as exc:
+            if gt.name not in str(exc):
+                _fail(what, f"the error for {gt.name} does not name the file: {exc}")
+        except Exception as exc:  # any other exception is the violation
+            _fail(what, f"{gt.name}: raised {type(exc).__name__} ({exc}) instead of an AslError")
+        else:
+            _fail(what, f"accepted {gt.name} as ground truth")
     _check_picklable(obj, what)
 
 

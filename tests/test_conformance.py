@@ -6,7 +6,14 @@ import pytest
 
 from asl_core import Evaluator
 from asl_core.plugins import make_plugin_manager
-from asl_core.testing import check_loss, check_oracle, check_scorer, check_selector, check_task
+from asl_core.testing import (
+    check_evaluator,
+    check_loss,
+    check_oracle,
+    check_scorer,
+    check_selector,
+    check_task,
+)
 
 _MANAGER = make_plugin_manager(strict=True, environ={})
 _CHECKS = {
@@ -55,8 +62,21 @@ def test_every_kind_has_a_builtin():
 @pytest.mark.parametrize(
     "entry", _MANAGER.entries("evaluator"), ids=lambda e: f"evaluator-{e.name}"
 )
-def test_registered_evaluator_builds_with_evaluate_files(entry):
-    """Each registered evaluator builds from its defaults and satisfies the Evaluator protocol."""
+def test_registered_evaluator_conforms(entry, tmp_path):
+    """Each registered evaluator builds from its defaults, satisfies the Evaluator protocol and
+    refuses missing or garbage files with an error naming them."""
     evaluator = entry.build({})
     assert isinstance(evaluator, Evaluator)
-    assert callable(evaluator.evaluate_files)
+    check_evaluator(evaluator, tmp_dir=tmp_path)
+
+
+def test_check_evaluator_catches_a_bare_file_not_found(tmp_path):
+    """An evaluator that lets open() fail with FileNotFoundError does not conform."""
+
+    class Careless:
+        def evaluate_files(self, gt, frame_dets, video_dets, *, preset, thresholds, split):
+            with open(gt, "rb"):
+                return {}
+
+    with pytest.raises(AssertionError, match="FileNotFoundError"):
+        check_evaluator(Careless(), tmp_dir=tmp_path)
