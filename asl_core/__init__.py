@@ -40,6 +40,8 @@ from .interfaces import (
 from .params import Configurable, NoParams, parse_params
 from .types import (
     CycleResult,
+    DataCheckReport,
+    DataProblem,
     FrameAnnotation,
     FrameRef,
     FrameStats,
@@ -63,6 +65,8 @@ __all__ = [
     "ConfigError",
     "Configurable",
     "CycleResult",
+    "DataCheckReport",
+    "DataProblem",
     "DatasetTool",
     "DuplicatePluginError",
     "Evaluator",

@@ -7,6 +7,11 @@ Commands::
                                     list registered plugins and any that failed to load
     asl-run data synth --out DIR [--dataset NAME] [--seed N] [--cfg-options K=V ...]
                                     write a synthetic dataset in a real on-disk layout
+    asl-run data stats --dataset NAME --annotations FILE [FILE ...] [--json] [--cfg-options ...]
+                                    videos, frames, tubes and actors per split of annotation files
+    asl-run data check --root DIR [--dataset NAME] [--annotations FILE ...] [--quick] [--json]
+                       [--cfg-options K=V ...]
+                                    report every missing, unreadable or inconsistent video
     asl-run select --labels FILE [--stats FILE.npz | --probs DIR] --budget N|P% --scorer NAME
                    [--selector NAME] [--cfg-options K=V ...] [--seed N] [--out FILE]
                                     choose frames to annotate from your own statistics, no model
@@ -16,7 +21,8 @@ Commands::
 
 Exit codes: 0 success, 2 usage or config error (unknown plugin, bad option, --resume with
 different options, a missing, malformed or unsafe input file of ``select`` or ``eval``),
-1 runtime failure (a damaged run directory, a plugin that fails while running), 130 interrupted.
+1 runtime failure (a damaged run directory, a plugin that fails while running, an unreadable
+dataset file, ``data check`` finding problems), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -223,6 +229,61 @@ def _data_parser() -> argparse.ArgumentParser:
         nargs="+",
         metavar="KEY=VALUE",
         help="generator parameters, e.g. num_train=20 size=32",
+    )
+    stats = sub.add_parser(
+        "stats",
+        help="count videos, frames, tubes and actors per split of annotation files",
+        description=(
+            "Count videos, frames, tubes (action instances) and actors per split of a dataset's "
+            "annotation files, e.g. --dataset ucf101_24 --annotations trainAnnot.mat testAnnot.mat."
+        ),
+    )
+    stats.add_argument(
+        "--dataset", required=True, help="dataset tool: ucf101_24, jhmdb21, act (asl-run plugins)"
+    )
+    stats.add_argument(
+        "--annotations",
+        nargs="+",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="annotation files",
+    )
+    stats.add_argument("--json", action="store_true", help="machine-readable output")
+    stats.add_argument(
+        "--cfg-options", nargs="+", metavar="KEY=VALUE", help="layout keys, e.g. split_list=FILE"
+    )
+    check = sub.add_parser(
+        "check",
+        help="report every missing, unreadable or inconsistent video of a dataset folder",
+        description=(
+            "Walk a dataset folder and report every missing, unreadable or inconsistent video "
+            "(frame count and size against the annotations) with its path, then a summary. "
+            "Exit code 1 when problems were found."
+        ),
+    )
+    check.add_argument("--root", type=Path, required=True, help="the dataset folder")
+    check.add_argument(
+        "--dataset", help="dataset tool (default: the one that recognises the folder's files)"
+    )
+    check.add_argument(
+        "--annotations",
+        nargs="+",
+        type=Path,
+        metavar="FILE",
+        help="annotation files to check against (default: those found in --root)",
+    )
+    check.add_argument(
+        "--quick",
+        action="store_true",
+        help="do not decode every frame: existence, counts and the first frame only",
+    )
+    check.add_argument("--json", action="store_true", help="machine-readable output")
+    check.add_argument(
+        "--cfg-options",
+        nargs="+",
+        metavar="KEY=VALUE",
+        help="layout keys, e.g. frames_dir=Frames frame_pattern={:05d}.jpg videos_dir=videos",
     )
     return p
 
@@ -446,6 +507,25 @@ def cmd_select(args: argparse.Namespace, manager: PluginManager, err: Console) -
 
 
 def cmd_data(args: argparse.Namespace, manager: PluginManager, out: Console) -> int:
+    if args.action == "stats":
+        return _data_stats(args, manager, out)
+    if args.action == "check":
+        return _data_check(args, manager, out)
+    return _data_synth(args, manager, out)
+
+
+def _data_tool(manager: PluginManager, name: str, action: str, cfg_options: Any) -> Any:
+    """The dataset tool ``name`` built from ``--cfg-options``, and its ``action`` method."""
+    from .config import parse_cfg_options
+
+    tool = manager.build("dataset", name, parse_cfg_options(cfg_options))
+    method = getattr(tool, action, None)
+    if not callable(method):
+        raise AslUsageError(f"dataset {name!r} has no {action!r} action")
+    return method
+
+
+def _data_synth(args: argparse.Namespace, manager: PluginManager, out: Console) -> int:
     from .config import parse_cfg_options
 
     params = parse_cfg_options(args.cfg_options)
@@ -462,6 +542,129 @@ def cmd_data(args: argparse.Namespace, manager: PluginManager, out: Console) -> 
         written = action(args.out, progress)
     out.print(f"wrote dataset {args.dataset!r} to {written} in {time.perf_counter() - t0:.1f}s")
     return 0
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return escape(str(value))
+    return f"{value:,}" if isinstance(value, int) else f"{value:,.3g}"
+
+
+def _data_stats(args: argparse.Namespace, manager: PluginManager, out: Console) -> int:
+    from .interfaces import NullProgress
+
+    stats = _data_tool(manager, args.dataset, "stats", args.cfg_options)
+    for path in args.annotations:
+        if not path.exists():
+            raise AslUsageError(f"{path}: not found (--annotations)")
+    doc = stats(list(args.annotations), NullProgress())
+    if args.json:
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        sys.stdout.flush()
+        return 0
+    rows = doc.get("rows", [])
+    table = Table(title=f"{escape(args.dataset)} annotations", box=box.SIMPLE_HEAD)
+    columns = list(rows[0]) if rows else ["split"]
+    for col in columns:
+        table.add_column(
+            col.replace("_", " "), justify="left" if col in ("split", "file") else "right"
+        )
+    for row in rows:
+        table.add_row(
+            *(
+                escape(Path(row[c]).name) if c == "file" and row[c] else _cell(row[c])
+                for c in columns
+            )
+        )
+    out = _wide(out)
+    out.print(table)
+    for note in doc.get("notes", []):
+        out.print(f"note: {escape(note)}")
+    return 0
+
+
+def _recognise(manager: PluginManager, root: Path) -> str:
+    """The dataset tool whose ``recognize`` scores ``root`` highest (exactly one must)."""
+    scores: dict[str, int] = {}
+    for entry in manager.entries("dataset"):
+        try:
+            tool = entry.build({})
+        except Exception:  # a tool that cannot build with its defaults cannot claim the folder
+            continue
+        recognize = getattr(tool, "recognize", None)
+        if callable(recognize) and callable(getattr(tool, "check", None)):
+            score = int(recognize(root))
+            if score > 0:
+                scores[entry.name] = score
+    if not scores:
+        raise AslUsageError(f"{root}: no dataset tool recognises this folder; give --dataset NAME")
+    best = max(scores.values())
+    top = sorted(name for name, score in scores.items() if score == best)
+    if len(top) > 1:
+        raise AslUsageError(f"{root}: several dataset tools fit ({', '.join(top)}); give --dataset")
+    return top[0]
+
+
+def _data_check(args: argparse.Namespace, manager: PluginManager, out: Console) -> int:
+    if not args.root.is_dir():
+        raise AslUsageError(f"{args.root}: not a folder (--root)")
+    for path in args.annotations or ():
+        if not path.exists():
+            raise AslUsageError(f"{path}: not found (--annotations)")
+    name = args.dataset or _recognise(manager, args.root)
+    check = _data_tool(manager, name, "check", args.cfg_options)
+
+    def show(problem: Any) -> None:
+        out.print(f"[red]{problem.kind:<12}[/] {escape(problem.path)}: {escape(problem.message)}")
+
+    t0 = time.perf_counter()
+    with RichObserver(out, quiet=args.json).step(f"{name} · check") as progress:
+        report = check(
+            args.root,
+            progress,
+            annotations=tuple(args.annotations or ()),
+            quick=args.quick,
+            on_problem=None if args.json else show,
+        )
+    if args.json:
+        doc = {
+            "dataset": name,
+            "root": report.root,
+            "annotations": list(report.annotations),
+            "videos": report.videos,
+            "frames": report.frames,
+            "ok": report.ok,
+            "counts": report.counts(),
+            "problems": [
+                {"kind": p.kind, "path": p.path, "message": p.message, "video": p.video}
+                for p in report.problems
+            ],
+            "notes": list(report.notes),
+        }
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        sys.stdout.flush()
+        return 0 if report.ok else 1
+    for note in report.notes:
+        out.print(f"note: {escape(note)}")
+    files = ", ".join(Path(f).name for f in report.annotations)
+    frames = f" ({report.frames:,} annotated frames)" if report.frames else ""
+    checked = (
+        f"checked {report.videos:,} videos{frames} of {report.root} "
+        f"against {files} in {time.perf_counter() - t0:.1f}s"
+        + (" (--quick: frames not decoded)" if args.quick else "")
+    )
+    if report.ok:
+        out.print(f"{escape(checked)}: no problem found")
+        return 0
+    counts = ", ".join(f"{n:,} {kind}" for kind, n in report.counts().items() if n)
+    videos = len({p.video or p.path for p in report.problems})
+    out.print(
+        f"{escape(checked)}: [bold red]{len(report.problems):,} problem(s)[/] ({counts}) in "
+        f"{videos:,} video(s)"
+    )
+    return 1
 
 
 # --------------------------------------------------------------------------- plugins command

@@ -359,7 +359,28 @@ class DatasetTool(Protocol):
 
     ``synthesize(out: Path, progress: Progress) -> Path``
         write a dataset into the empty folder ``out`` (in the on-disk layout the task's loader
-        reads) and return the path of its main annotation file.
+        reads) and return the path of its main annotation file (``asl-run data synth``).
+
+    ``stats(files: Sequence[Path], progress: Progress) -> dict``
+        count what annotation files hold (``asl-run data stats``). Returns a JSON-ready
+        document ``{"dataset": str, "files": [str], "rows": [row, ...], "notes": [str]}``;
+        each row is ``{"split": str, <column>: int | None, ...}`` (``None``: unknown from these
+        files), every row with the same columns in the same order, e.g. ``videos``, ``frames``,
+        ``tubes``, ``actor_boxes``. Unreadable files raise an ``AslError`` naming the file.
+
+    ``check(root: Path, progress: Progress, *, annotations: Sequence[Path] = (),
+    quick: bool = False, on_problem: Callable[[DataProblem], None] | None = None)
+    -> DataCheckReport``
+        walk the dataset folder ``root`` and report every missing, unreadable or inconsistent
+        video (frame count and size against the annotations) as a
+        :class:`~asl_core.types.DataProblem`, calling ``on_problem`` as each is found
+        (``asl-run data check``). ``annotations`` replaces the files the tool would find in
+        ``root``; ``quick`` skips decoding every frame (existence, counts and the first frame
+        only). A missing or unreadable annotation file raises an ``AslError`` naming it.
+
+    ``recognize(root: Path) -> int``
+        how surely ``root`` holds this tool's dataset: 0 = not at all, higher = more specific
+        (``asl-run data check`` without ``--dataset`` picks the single highest).
     """
 
 

@@ -22,7 +22,10 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 __all__ = [
+    "DATA_PROBLEM_KINDS",
     "CycleResult",
+    "DataCheckReport",
+    "DataProblem",
     "FrameAnnotation",
     "FrameRef",
     "FrameStats",
@@ -431,3 +434,58 @@ class CycleResult:
     def labelled_pct(self) -> float:
         """Percentage of pool frames that carry a human label."""
         return 100.0 * self.labelled_frames / max(self.total_frames, 1)
+
+
+# --------------------------------------------------------------------------- dataset checks
+
+DATA_PROBLEM_KINDS = ("missing", "unreadable", "inconsistent")
+
+
+@frozen
+class DataProblem:
+    """One problem ``asl-run data check`` found in a dataset folder.
+
+    Attributes:
+        kind: ``"missing"`` (a frame folder, frame, video or mask file is absent),
+            ``"unreadable"`` (a file exists but does not decode) or ``"inconsistent"`` (it
+            decodes but disagrees with the annotations: frame count, frame size, mask size).
+        path: the file or folder concerned.
+        message: what is wrong, in one sentence.
+        video: the video id, when the problem belongs to one video.
+    """
+
+    kind: str = field(validator=validators.in_(DATA_PROBLEM_KINDS))
+    path: str = field(converter=str)
+    message: str
+    video: str | None = None
+
+
+@frozen
+class DataCheckReport:
+    """The outcome of ``asl-run data check`` (:class:`asl_core.interfaces.DatasetTool`).
+
+    Attributes:
+        root: the dataset folder checked.
+        annotations: the annotation files the videos were checked against.
+        videos: number of videos checked.
+        frames: frames the annotations give those videos (where they give lengths).
+        problems: every problem found, in the order found.
+        notes: observations that are not problems (e.g. masks with fewer slices than frames,
+            which the loader handles, or folders that no annotation mentions).
+    """
+
+    root: str = field(converter=str)
+    annotations: tuple[str, ...] = field(converter=lambda v: tuple(str(x) for x in v))
+    videos: int
+    frames: int
+    problems: tuple[DataProblem, ...] = field(default=(), converter=tuple)
+    notes: tuple[str, ...] = field(default=(), converter=tuple)
+
+    @property
+    def ok(self) -> bool:
+        """True when no problem was found."""
+        return not self.problems
+
+    def counts(self) -> dict[str, int]:
+        """``{kind: number of problems}`` for every kind, in :data:`DATA_PROBLEM_KINDS` order."""
+        return {k: sum(p.kind == k for p in self.problems) for k in DATA_PROBLEM_KINDS}

@@ -26,6 +26,9 @@ BUILTINS = {
     ("task", "fake"): "asl_core.testing",
     ("task", "action_det"): "asl_action_det.task",
     ("dataset", "synthetic_actions"): "asl_action_det.synth",
+    ("dataset", "ucf101_24"): "asl_action_det.datatools",
+    ("dataset", "jhmdb21"): "asl_action_det.datatools",
+    ("dataset", "act"): "asl_action_det.datatools",
     ("evaluator", "act"): "asl_action_det.act_eval",
     ("oracle", "simulated"): "asl_oracles.simulated",
 }

@@ -97,10 +97,16 @@ class FrameFolders:
         """The file of 0-based ``frame`` of ``video``."""
         return self.folder / video / self.pattern.format(int(frame) + 1)
 
-    def frame_numbers(self, video: str) -> np.ndarray:
+    def frame_numbers(self, video: str, expected: int = 0) -> np.ndarray:
         """The 1-based numbers of the frame files present in the video's folder, sorted.
 
         Only names that ``pattern`` produces count (a ``Thumbs.db`` or a flow image does not).
+
+        Args:
+            video: the video id.
+            expected: the length the annotations give, if known; numbers up to the folder's
+                file count plus ``expected`` are looked for, which covers every present frame
+                when at most ``expected`` frames are missing.
 
         Raises:
             DatasetError: when the folder is missing or cannot be listed.
@@ -112,9 +118,8 @@ class FrameFolders:
             raise DatasetError(f"missing frame folder {where} (video {video!r})") from exc
         except OSError as exc:
             raise DatasetError(f"cannot list frame folder {where}: {exc}") from exc
-        # a file named by the pattern for n > len(names) cannot exist without gaps, which the
-        # consecutive-numbers check reports anyway through the missing lower numbers
-        found = [n for n in range(1, len(names) + 1) if self.pattern.format(n) in names]
+        top = len(names) + max(int(expected), 0)
+        found = [n for n in range(1, top + 1) if self.pattern.format(n) in names]
         return np.asarray(found, dtype=np.int64)
 
     def check_count(self, video: str, num_frames: int, source: str) -> None:
@@ -129,7 +134,7 @@ class FrameFolders:
             DatasetError: naming the first missing file, or the count when there are extra
                 frames.
         """
-        numbers = self.frame_numbers(video)
+        numbers = self.frame_numbers(video, num_frames)
         expected = np.arange(1, num_frames + 1)
         if numbers.size == num_frames and np.array_equal(numbers, expected):
             return
