@@ -48,6 +48,7 @@ __all__ = [
     "column_label",
     "grid_configs",
     "normalise_methods",
+    "paired_differences",
     "run_grid",
     "summarize",
 ]
@@ -495,6 +496,12 @@ def summarize(
                 f"Reference, {REFERENCE} (one training on 100 % of the pool): "
                 f"{format_cell(mean, std, len(values))}.",
             ]
+    doc["paired"] = {}
+    for metric in metrics:
+        paired = paired_differences(curves, results, metric, x_axis)
+        if paired is not None:
+            doc["paired"][metric] = paired
+            md += _paired_table(metric, paired)
     doc["purchases"] = _purchase_stats(methods, out)
     md += _purchase_table(doc["purchases"])
     comp = out / "compare"
@@ -548,6 +555,85 @@ def _bought(
         if r.cycle > 0 and not r.annotation.pseudo:
             picks.setdefault(r.annotation.video, []).append(r.annotation.frame)
     return picks
+
+
+def paired_differences(
+    curves: Mapping[str, list[list[CurvePoint]]],
+    results: GridResult,
+    metric: str,
+    x_axis: str = "pct",
+) -> dict[str, Any] | None:
+    """Each method's per-seed difference to a baseline, at each budget point.
+
+    Within a seed every method shares the initial labels and, cycle by cycle, the model
+    initialisation and the training randomness (``phase_rng(seed, cycle, ...)``), so the
+    difference of two methods in the same seed and cycle comes from their labels alone; its
+    spread over seeds is usually far smaller than that of either method's metric, which is
+    what a comparison needs. The baseline is ``random`` when the grid has it, else its first
+    method. Points where the two methods are not at the same budget (the step preset) are
+    ``None``.
+
+    Returns:
+        ``{"baseline": name, "methods": {method: [{"mean", "std", "n", "wins"} | None, ...]}}``
+        with ``wins`` the number of seeds where the method is above the baseline; ``None``
+        when the grid has a single method.
+    """
+    names = list(curves)
+    if len(names) < 2:
+        return None
+    base = "random" if "random" in curves else names[0]
+    base_seeds = sorted(results[base])
+    out: dict[str, list[dict[str, float] | None]] = {}
+    for m in names:
+        if m == base:
+            continue
+        seeds = sorted(results[m])
+        common = [s for s in seeds if s in base_seeds]
+        cells: list[dict[str, float] | None] = []
+        for i in range(min(len(curves[m][0]), len(curves[base][0]))):
+            pairs = [
+                (curves[m][seeds.index(s)][i], curves[base][base_seeds.index(s)][i]) for s in common
+            ]
+            if not pairs or not column_label(i, [pairs[0][0].x, pairs[0][1].x], x_axis)[1]:
+                cells.append(None)
+                continue
+            diffs = [a.metrics[metric] - b.metrics[metric] for a, b in pairs]
+            mean, std = mean_std(diffs)
+            cells.append(
+                {"mean": mean, "std": std, "n": len(diffs), "wins": sum(d > 0 for d in diffs)}
+            )
+        out[m] = cells
+    return {"baseline": base, "methods": out}
+
+
+def _paired_table(metric: str, paired: Mapping[str, Any]) -> list[str]:
+    base, rows = paired["baseline"], paired["methods"]
+    cycles = max((len(c) for c in rows.values()), default=0)
+    head = ["method", *(f"cycle {i}" for i in range(cycles))]
+    lines = [
+        f"## {metric}: paired difference to {base}",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
+    for m, cells in rows.items():
+        text = []
+        for c in cells:
+            if c is None:
+                text.append("-")
+                continue
+            std = "" if c["std"] != c["std"] else f" ± {c['std']:.3f}"
+            text.append(f"{c['mean']:+.3f}{std} ({c['wins']}/{c['n']} seeds above)")
+        text += ["-"] * (cycles - len(cells))
+        lines.append(f"| {m} | " + " | ".join(text) + " |")
+    lines += [
+        "",
+        f"Per seed, the method's value minus {base}'s at the same cycle (same initial labels, "
+        "model initialisation and training randomness): mean ± sample std over seeds, and in "
+        "how many seeds the method was above. Cycle 0 is 0 by construction.",
+        "",
+    ]
+    return lines
 
 
 #: columns of the purchases table: key → (heading, format)

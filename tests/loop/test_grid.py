@@ -339,3 +339,23 @@ def test_purchase_table_counts_what_the_ledgers_hold(tmp_path, manager):
     assert got["no_actor_pct"] == pytest.approx(sum(no_actor) / 2)
     assert 10.0 <= got["top10_share_pct"] <= 100.0
     assert "## What each method bought" in (tmp_path / "cmp" / "compare" / "summary.md").read_text()
+
+
+def test_paired_differences_subtract_the_baseline_seed_by_seed(tmp_path, manager):
+    """The paired table holds, per cycle, mean ± std over seeds of method - random in the same
+    seed; cycle 0 is exactly 0 (shared initial labels and model)."""
+    results = _grid(tmp_path, manager)
+    doc = summarize(results, ["frame_iou"], tmp_path / "cmp")
+    paired = doc["paired"]["frame_iou"]
+    assert paired["baseline"] == "random" and list(paired["methods"]) == ["equidistant"]
+    cells = paired["methods"]["equidistant"]
+    assert cells[0]["mean"] == 0.0 and cells[0]["wins"] == 0
+    diffs = [
+        results["equidistant"][s][2].metrics["frame_iou"]
+        - results["random"][s][2].metrics["frame_iou"]
+        for s in (0, 1)
+    ]
+    assert cells[2]["mean"] == pytest.approx(sum(diffs) / 2)
+    assert cells[2]["wins"] == sum(d > 0 for d in diffs) and cells[2]["n"] == 2
+    md = (tmp_path / "cmp" / "compare" / "summary.md").read_text()
+    assert "## frame_iou: paired difference to random" in md
