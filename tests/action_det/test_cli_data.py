@@ -203,8 +203,8 @@ def test_data_check_reports_every_bad_video_with_its_path(tmp_path, capsys):
     out = capsys.readouterr().out
     assert re.search(r"missing .*v_Basketball_g01_c01/00004\.jpg: 1 of the 10 frames", out)
     assert re.search(r"inconsistent .*v_Biking_g01_c01: the folder holds 12 frames, 1 beyond", out)
-    assert re.search(r"unreadable .*v_Basketball_g03_c01/00005\.jpg: cannot read frame file", out)
-    assert re.search(r"missing .*Biking/v_Biking_g02_c01: missing frame folder", out)
+    assert re.search(r"unreadable .*v_Basketball_g03_c01/00005\.jpg: frame file does not decode", out)
+    assert re.search(r"missing .*Biking/v_Biking_g02_c01: missing frame folder \(video", out)
     assert "4 problem(s) (2 missing, 1 unreadable, 1 inconsistent) in 4 video(s)" in out
 
 

@@ -230,10 +230,14 @@ class _Checker:
     def _frame_folder(self, exp: _Expected) -> int | None:
         source = self.source
         assert isinstance(source, FrameFolders)
+        folder = source.location(exp.video)
+        if not folder.is_dir():
+            self.report("missing", folder, f"missing frame folder (video {exp.video!r})", exp.video)
+            return None
         try:
             numbers = source.frame_numbers(exp.video, exp.frames or exp.last_annotated + 1)
         except DatasetError as exc:
-            self.report("missing", source.location(exp.video), str(exc), exp.video)
+            self.report("unreadable", folder, str(exc), exp.video)
             return None
         length = exp.frames
         if length is None:
@@ -267,7 +271,9 @@ class _Checker:
             try:
                 arr = decode_image(path)
             except DatasetError as exc:
-                unreadable.append((path, str(exc)))
+                cause = exc.__cause__
+                why = f"{type(cause).__name__}: {cause}" if cause is not None else str(exc)
+                unreadable.append((path, f"frame file does not decode ({why})"))
                 continue
             if not sized:
                 self._size_problem(exp, arr, path, "frame file")
