@@ -75,6 +75,30 @@ def write_asl_pickle(path: Path, videos: Sequence[UcfVideo], every: int = 3) -> 
     return path
 
 
+def write_ucf_act_pickle(path: Path) -> Path:
+    """ACT's ``UCF101v2-GT.pkl`` for :data:`UCF_TRAIN` + :data:`UCF_TEST`: the 24 class names,
+    one split, 1-based frame numbers, inclusive ``x1 y1 x2 y2`` float32 boxes."""
+    from asl_action_det.ucf101 import UCF101_24_CLASSES
+
+    gttubes: dict[str, dict[int, list[np.ndarray]]] = {}
+    for name, _, tubes in UCF_TRAIN + UCF_TEST:
+        per_label: dict[int, list[np.ndarray]] = {}
+        for sf, ef, cls, (x, y, w, h) in tubes:
+            rows = [[f, x, y, x + w - 1, y + h - 1] for f in range(sf, ef + 1)]
+            per_label.setdefault(cls - 1, []).append(np.asarray(rows, dtype=np.float32))
+        gttubes[name] = per_label
+    gt = {
+        "labels": list(UCF101_24_CLASSES),
+        "gttubes": gttubes,
+        "nframes": {v: n for v, n, _ in UCF_TRAIN + UCF_TEST},
+        "train_videos": [[v for v, _, _ in UCF_TRAIN]],
+        "test_videos": [[v for v, _, _ in UCF_TEST]],
+        "resolution": {v: (SIZE, SIZE) for v, _, _ in UCF_TRAIN + UCF_TEST},
+    }
+    path.write_bytes(pickle.dumps(gt, protocol=2))
+    return path
+
+
 def frame_image(number: int) -> np.ndarray:
     """The RGB frame written for 1-based frame ``number``: flat grey of value ``number``."""
     return np.full((SIZE, SIZE, 3), number, dtype=np.uint8)

@@ -13,7 +13,13 @@ import pytest
 
 from asl_core.cli import main
 
-from .real_layouts import JHMDB_VIDEOS, make_jhmdb_root, make_ucf_root, write_avi
+from .real_layouts import (
+    JHMDB_VIDEOS,
+    make_jhmdb_root,
+    make_ucf_root,
+    write_avi,
+    write_ucf_act_pickle,
+)
 
 
 class _Exploit:
@@ -124,6 +130,21 @@ def test_data_stats_splits_final_annotations_by_the_list_beside_them(tmp_path, c
     assert "split into train and test by" in doc["notes"][0]
 
 
+def test_data_stats_reads_an_act_pickle_given_to_ucf101_24(tmp_path, capsys):
+    """A .pkl holding an ACT dict (UCF101v2-GT.pkl) is counted per split like the .mat files."""
+    root = make_ucf_root(tmp_path / "UCF", frames=False)
+    gt = write_ucf_act_pickle(root / "UCF101v2-GT.pkl")
+    assert (
+        main(["data", "stats", "--dataset", "ucf101_24", "--json", "--annotations", str(gt)]) == 0
+    )
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert [(r["split"], r["videos"], r["tubes"]) for r in rows] == [
+        ("train", 3, 4),
+        ("test", 2, 2),
+        ("total", 5, 6),
+    ]
+
+
 def test_data_stats_of_jhmdb_lists_the_three_splits(tmp_path, capsys):
     """JHMDB-GT.pkl: train and test rows for each of the three splits."""
     root = make_jhmdb_root(tmp_path / "J", act_pickle=True)
@@ -203,7 +224,9 @@ def test_data_check_reports_every_bad_video_with_its_path(tmp_path, capsys):
     out = capsys.readouterr().out
     assert re.search(r"missing .*v_Basketball_g01_c01/00004\.jpg: 1 of the 10 frames", out)
     assert re.search(r"inconsistent .*v_Biking_g01_c01: the folder holds 12 frames, 1 beyond", out)
-    assert re.search(r"unreadable .*v_Basketball_g03_c01/00005\.jpg: frame file does not decode", out)
+    assert re.search(
+        r"unreadable .*v_Basketball_g03_c01/00005\.jpg: frame file does not decode", out
+    )
     assert re.search(r"missing .*Biking/v_Biking_g02_c01: missing frame folder \(video", out)
     assert "4 problem(s) (2 missing, 1 unreadable, 1 inconsistent) in 4 video(s)" in out
 

@@ -23,6 +23,7 @@ from .real_layouts import (
     make_jhmdb_root,
     make_ucf_root,
     puppet_mask,
+    write_ucf_act_pickle,
 )
 
 TINY = (SIZE, SIZE)
@@ -86,6 +87,17 @@ def test_ucf_avi_videos_decode_through_pyav(ucf_root: Path):
     frames = ds.read_frames("Biking/v_Biking_g01_c01")
     assert frames.shape == (11, SIZE, SIZE, 3)
     assert abs(frames[3].mean() - 60) < 8
+
+
+def test_ucf_act_pickle_is_read_through_gt_file(tmp_path: Path):
+    """With gt_file and no train_annotations, UCF-101-24 comes from ACT's UCF101v2-GT.pkl."""
+    root = make_ucf_root(tmp_path / "UCF")
+    write_ucf_act_pickle(root / "UCF101v2-GT.pkl")
+    ds = ucf(root, train_annotations=None, test_annotations=None, gt_file="UCF101v2-GT.pkl")
+    assert [v.id for v in ds.videos("test")] == [v for v, _, _ in UCF_TEST]
+    from_mat = ucf(root)
+    for v, _, _ in UCF_TRAIN + UCF_TEST:
+        assert ds.video(v).tubes == from_mat.video(v).tubes
 
 
 @pytest.mark.parametrize(

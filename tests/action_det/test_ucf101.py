@@ -78,6 +78,17 @@ def test_first_tube_is_converted_to_0_based_frames_and_inclusive_boxes(train_mat
 
 
 @real
+def test_last_tube_is_converted_to_0_based_frames_and_inclusive_boxes(train_mat):
+    """The last video's tube: sf=1, ef=150, class 24 become frames 0..149 and label 23; its last
+    box x y w h (1, 1, 58, 216) becomes (1, 1, 58, 216) inclusive."""
+    video = "WalkingWithDog/v_WalkingWithDog_g25_c04"
+    assert train_mat.videos[-1] == video and train_mat.nframes[video] == 205
+    (tube,) = train_mat.tubes[video]
+    assert (tube.start, tube.end, tube.label) == (0, 149, 23)
+    assert tube.boxes[-1].tolist() == [1, 1, 58, 216]
+
+
+@real
 @pytest.mark.parametrize("which", ["train", "test"])
 def test_real_boxes_frames_and_classes_stay_in_range(which, train_mat, test_mat):
     """Every tube lies inside its video, every box inside the 320 x 240 frame, every class
