@@ -113,7 +113,8 @@ def _run_parser() -> argparse.ArgumentParser:
         description=(
             "Active sparse labeling: train, score frames, select the most useful ones, buy their "
             "labels, repeat. Subcommands: 'asl-run plugins' lists plugins, 'asl-run data synth' "
-            "writes a synthetic dataset, 'asl-run select' selects frames from your own per-frame "
+            "writes a synthetic dataset, 'asl-run data stats|check' count annotation files and "
+            "check a dataset folder, 'asl-run select' selects frames from your own per-frame "
             "statistics, 'asl-run compare' runs and tabulates a grid of scorers x seeds, "
             "'asl-run eval' computes frame-AP / video-AP of detection files."
         ),
