@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
+import attrs
 import numpy as np
 import pytest
+import torch
 from asl_action_det.task import ActionDetParams, ActionDetTask
 
-from asl_core import FrameRef, LabelState, RunDirError
+from asl_core import FrameRef, LabelState, NullProgress, RunDirError
 from asl_core.testing import FakeOracle
 
 TINY_SYNTH = {"num_train": 3, "num_test": 2, "min_frames": 10, "max_frames": 14, "size": 32}
@@ -119,3 +123,95 @@ def test_clips_with_an_actor_train_the_classifier(task, monkeypatch):
         frames.append(FrameRef(video.id, int(shown[0])))
     batches = _spread_batches(task, frames, monkeypatch)
     assert batches == [task.params.batch_size] * task.params.iterations
+
+
+# --------------------------------------------------------------------------- box metrics
+
+BOX_KEYS = [
+    f"box-{kind}-AP@{t}" for t in ("0.5", "0.2", "0.75", "0.5:0.95") for kind in ("frame", "video")
+]
+
+
+class _Replay(torch.nn.Module):
+    """A model stub that returns precomputed outputs, one per forward call, in call order."""
+
+    def __init__(self, outputs: list) -> None:
+        super().__init__()
+        self.outputs = list(outputs)
+
+    def forward(self, clips, target=None, generators=None):
+        return self.outputs.pop(0)
+
+
+def _box_masks(task: ActionDetTask, video) -> np.ndarray:
+    """``bool[F, H, W]``: the video's GT boxes filled (ACT's inclusive pixels, rounded)."""
+    masks = np.zeros((video.num_frames, task.height, task.width), dtype=bool)
+    for tube in video.tubes:
+        for f, (x1, y1, x2, y2) in zip(tube.frames, np.rint(tube.boxes).astype(int), strict=True):
+            masks[f, y1 : y2 + 1, x1 : x2 + 1] = True
+    return masks
+
+
+def _replay_model(task: ActionDetTask, masks_of) -> _Replay:
+    """A stub predicting ``masks_of(video)`` on every test frame and the video's true class."""
+    from asl_action_det.model import DetectorOutput
+
+    outputs = []
+    for video in task._test:
+        masks = masks_of(video)
+        for _, index, _ in task._tiles(video):
+            b = index.shape[0]
+            logits = torch.from_numpy(np.where(masks[index], 10.0, -10.0).astype(np.float32))
+            act = torch.full((b, task.num_classes), 0.1)
+            act[:, video.label] = 0.9
+            poses = torch.zeros(b, task.num_classes, 16)
+            outputs.append(DetectorOutput(act, logits, poses, torch.zeros(b, 2, 2)))
+    return _Replay(outputs)
+
+
+@pytest.fixture(scope="module")
+def single_actor_task(tmp_path_factory) -> ActionDetTask:
+    root = tmp_path_factory.mktemp("synth1") / "data"
+    synth = {**TINY_SYNTH, "two_actor_fraction": 0.0}
+    return ActionDetTask(ActionDetParams(data_root=str(root), synth=synth, iterations=2))
+
+
+def test_evaluate_reports_finite_box_metrics_beside_the_vcn_ones(task):
+    """evaluate adds box-frame-AP / box-video-AP keys in [0, 1] and keeps every f-mAP key."""
+    model = task.build_model(np.random.default_rng(0))
+    metrics = task.evaluate(model, np.random.default_rng(0), NullProgress())
+    assert [k for k in metrics if k.startswith("box-")] == BOX_KEYS
+    assert all(math.isfinite(metrics[k]) and 0.0 <= metrics[k] <= 1.0 for k in BOX_KEYS)
+    assert set(task.headline_metrics) <= set(metrics) and "f-mAP@0.5:0.95" in metrics
+
+
+def test_box_metrics_off_leaves_the_vcn_metrics_unchanged(task):
+    """With box_metrics=False there is no box key and every other metric is the same."""
+    plain = ActionDetTask(attrs.evolve(task.params, box_metrics=False))
+    model = task.build_model(np.random.default_rng(0))
+    with_boxes = task.evaluate(model, np.random.default_rng(0), NullProgress())
+    without = plain.evaluate(model, np.random.default_rng(0), NullProgress())
+    assert not any(k.startswith("box-") for k in without)
+    vcn = {k: v for k, v in with_boxes.items() if not k.startswith("box-")}
+    assert list(vcn) == list(without)
+    assert np.array_equal(list(vcn.values()), list(without.values()), equal_nan=True)
+
+
+def test_ground_truth_masks_give_box_ap_one(single_actor_task):
+    """A stub predicting the filled GT boxes and the true class scores box AP 1."""
+    task = single_actor_task
+    model = _replay_model(task, lambda video: _box_masks(task, video))
+    metrics = task.evaluate(model, np.random.default_rng(0), NullProgress())
+    assert not model.outputs  # every precomputed clip batch was asked for
+    for key in ("box-frame-AP@0.5", "box-video-AP@0.5", "box-frame-AP@0.2", "box-video-AP@0.75"):
+        assert metrics[key] == 1.0, key
+
+
+def test_empty_masks_give_box_ap_zero(single_actor_task):
+    """A stub predicting no foreground anywhere scores box AP 0 at every threshold."""
+    task = single_actor_task
+    model = _replay_model(
+        task, lambda video: np.zeros((video.num_frames, task.height, task.width), dtype=bool)
+    )
+    metrics = task.evaluate(model, np.random.default_rng(0), NullProgress())
+    assert [metrics[k] for k in BOX_KEYS] == [0.0] * len(BOX_KEYS)

@@ -14,7 +14,9 @@ UCF-101-24 (corrected annotations or ASL pickles, frame folders or ``.avi`` file
 (ACT pickle or the release's splits and puppet masks); see docs/datasets.md.
 
 Evaluation: VideoCapsuleNet-style f-mAP / v-mAP over IoU thresholds and video accuracy
-(:mod:`.metrics`, specs §B.5), written to each cycle's ``metrics.json``.
+(:mod:`.metrics`, specs §B.5), written to each cycle's ``metrics.json``; with ``box_metrics``
+also the box-detection frame-AP / video-AP of the masks' tight boxes (:mod:`.mask_boxes`,
+:mod:`.act_eval`, specs §B.2), under their own ``box-`` keys.
 
 Scoring: ``predict`` streams each video clip by clip (tiling of :func:`.clips.tile_clips`) and
 yields ``mc_probs`` ``float32[T, F, 2, H, W]`` (background, actor) from ``T`` MC-dropout trials,
@@ -117,6 +119,10 @@ class ActionDetParams:
         eval_batch: clips per forward pass in evaluation and prediction (>= 2: CPU 3-D
             convolutions with batch 1 take a slow path).
         device: ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
+        box_metrics: also report the box-detection frame-AP / video-AP (``act`` preset, IoU 0.5,
+            0.2, 0.75 and 0.5:0.95) of the tight boxes of the predicted masks, scored by the
+            predicted class's probability, as ``box-frame-AP@<t>`` / ``box-video-AP@<t>``
+            (:mod:`.mask_boxes`); never mixed into the VideoCapsuleNet-style ``f-mAP@<t>``.
     """
 
     dataset: str = field(default="act", validator=validators.in_(DATASETS))
@@ -162,6 +168,7 @@ class ActionDetParams:
     mc_trials: int = field(default=10, converter=int, validator=_positive)
     eval_batch: int = field(default=4, converter=int, validator=_positive)
     device: str = field(default="auto", validator=validators.in_(("auto", "cpu", "cuda")))
+    box_metrics: bool = field(default=True, validator=validators.instance_of(bool))
 
     @encoder_weights.validator
     def _check_encoder_weights(self, attribute: Any, value: str | None) -> None:
@@ -418,7 +425,14 @@ class ActionDetTask(Configurable):
     def evaluate(
         self, model: Any, rng: np.random.Generator, progress: Progress
     ) -> dict[str, float]:
-        """f-mAP / v-mAP at every threshold and video accuracy on the test split (specs §B.5)."""
+        """f-mAP / v-mAP at every threshold and video accuracy on the test split (specs §B.5);
+        with ``box_metrics`` also box frame-AP / video-AP (``box-`` keys, :mod:`.mask_boxes`).
+
+        The predicted mask of a frame is ``logits > 0`` (sigmoid >= 0.5); the video's class is the
+        argmax of its clip votes (class activations weighted by the clip's mean actor-map
+        probability, summed). The box detections are the masks' tight boxes, labelled with that
+        class and scored with its share of the votes (:func:`.mask_boxes.class_probabilities`).
+        """
         import torch
 
         from .metrics import LocalizationMetric
@@ -426,6 +440,11 @@ class ActionDetTask(Configurable):
         device = self._device()
         model.to(device).eval()
         metric = LocalizationMetric(self.num_classes)
+        boxes = None
+        if self.params.box_metrics:
+            from .mask_boxes import MaskBoxDetections, class_probabilities
+
+            boxes = MaskBoxDetections(self._test, self.dataset.labels)
         progress.start(len(self._test), "videos")
         with torch.no_grad():
             for video in self._test:
@@ -444,10 +463,18 @@ class ActionDetTask(Configurable):
                     union = (p_valid | gt[real]).sum(axis=(1, 2))
                     has_gt = gt[real].any(axis=(1, 2))
                     metric.update_frames(video.id, video.label, inter, union, has_gt)
-                metric.end_video(video.id, int(np.argmax(act_sum)))
+                    if boxes is not None:
+                        boxes.update(video.id, real, p_valid)
+                label = int(np.argmax(act_sum))
+                metric.end_video(video.id, label)
+                if boxes is not None:
+                    boxes.end_video(video.id, label, float(class_probabilities(act_sum)[label]))
                 progress.advance(1)
         model.cpu()
-        return metric.compute()
+        out = metric.compute()
+        if boxes is not None:
+            out.update(boxes.compute())
+        return out
 
     def predict(
         self,
