@@ -218,8 +218,10 @@ def _train_a_few_steps(task: ActionDetTask) -> dict[str, float]:
 TINY_TRAINING = {"iterations": 2, "batch_size": 2, "mc_trials": 2, "encoder": "tiny"}
 
 
-def test_task_trains_on_the_ucf_layout(ucf_root: Path):
-    """task.dataset='ucf101_24' on rgb-images + .mat files trains and evaluates (box targets)."""
+@pytest.mark.parametrize("encoder", ["tiny", "i3d"])
+def test_task_trains_on_the_ucf_layout(ucf_root: Path, encoder: str):
+    """task.dataset='ucf101_24' on rgb-images + .mat files trains and evaluates (box targets),
+    with the tiny encoder and with I3D (random init, tiny frames)."""
     params = ActionDetParams(
         dataset="ucf101_24",
         data_root=str(ucf_root),
@@ -231,7 +233,7 @@ def test_task_trains_on_the_ucf_layout(ucf_root: Path):
         resolution=TINY,
         target="box",
         synthesize_if_missing=False,
-        **TINY_TRAINING,
+        **{**TINY_TRAINING, "encoder": encoder},
     )
     task = ActionDetTask(params)
     assert task.num_classes == 24 and (task.height, task.width) == TINY
@@ -239,9 +241,10 @@ def test_task_trains_on_the_ucf_layout(ucf_root: Path):
     assert 0.0 <= metrics["accuracy"] <= 1.0
 
 
-def test_task_trains_on_the_jhmdb_layout_at_a_resized_frame_size(jhmdb_root: Path):
+@pytest.mark.parametrize("encoder", ["tiny", "i3d"])
+def test_task_trains_on_the_jhmdb_layout_at_a_resized_frame_size(jhmdb_root: Path, encoder: str):
     """task.dataset='jhmdb21' from the raw release (masks, splits, PNG frames), resized to 16 x
-    24, trains and evaluates with pixel-wise (mask) targets."""
+    24, trains and evaluates with pixel-wise (mask) targets, with the tiny encoder and I3D."""
     params = ActionDetParams(
         dataset="jhmdb21",
         data_root=str(jhmdb_root),
@@ -249,7 +252,7 @@ def test_task_trains_on_the_jhmdb_layout_at_a_resized_frame_size(jhmdb_root: Pat
         target="mask",
         frame_size=(16, 24),
         synthesize_if_missing=False,
-        **TINY_TRAINING,
+        **{**TINY_TRAINING, "encoder": encoder},
     )
     task = ActionDetTask(params)
     assert task.num_classes == 21 and (task.height, task.width) == (16, 24)
