@@ -12,9 +12,15 @@ Commands::
     asl-run data check --root DIR [--dataset NAME] [--annotations FILE ...] [--quick] [--json]
                        [--cfg-options K=V ...]
                                     report every missing, unreadable or inconsistent video
+    asl-run data labels --dataset NAME --annotations FILE [FILE ...] --out FILE
+                        [--init-pct P [--seed N]] [--cfg-options K=V ...]
+                                    the selection pool of annotation files (lengths, labelled
+                                    frames, actors per frame) as a labels file, no video
     asl-run select --labels FILE [--stats FILE.npz | --probs DIR] --budget N|P% --scorer NAME
                    [--selector NAME] [--cfg-options K=V ...] [--seed N] [--out FILE]
-                                    choose frames to annotate from your own statistics, no model
+                   [--clicks-per-actor C] [--frame-overhead O]
+                                    choose frames to annotate from your own statistics, no model;
+                                    priced (actors x clicks) when the labels file gives actors
     asl-run eval --gt GT.pkl [--frame-dets F.pkl] [--video-dets V.pkl] [--preset act|voc]
                  [--iou T ...] [--split K] [--evaluator NAME] [--json]
                                     frame-AP / video-AP of any detector's output files
@@ -53,7 +59,7 @@ from rich.progress import (
 from rich.table import Table
 
 from . import __version__
-from .errors import AslError, AslUsageError, ConfigError, ResumeMismatchError
+from .errors import AslError, AslUsageError, ConfigError, PluginContractError, ResumeMismatchError
 from .plugins import KINDS, PluginManager, default_plugin_manager
 
 __all__ = ["main"]
@@ -114,8 +120,10 @@ def _run_parser() -> argparse.ArgumentParser:
             "Active sparse labeling: train, score frames, select the most useful ones, buy their "
             "labels, repeat. Subcommands: 'asl-run plugins' lists plugins, 'asl-run data synth' "
             "writes a synthetic dataset, 'asl-run data stats|check' count annotation files and "
-            "check a dataset folder, 'asl-run select' selects frames from your own per-frame "
-            "statistics, 'asl-run compare' runs and tabulates a grid of scorers x seeds, "
+            "check a dataset folder, 'asl-run data labels' turns annotation files into a labels "
+            "file, 'asl-run select' selects frames from a labels file and your own per-frame "
+            "statistics (or none, for random and equidistant; priced when the labels file gives "
+            "actors), 'asl-run compare' runs and tabulates a grid of scorers x seeds, "
             "'asl-run eval' computes frame-AP / video-AP of detection files."
         ),
         epilog="Example: asl-run --task fake --scorer random --selector global --cycles 3",
@@ -286,6 +294,45 @@ def _data_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="layout keys, e.g. frames_dir=Frames frame_pattern={:05d}.jpg videos_dir=videos",
     )
+    labels = sub.add_parser(
+        "labels",
+        help="write the selection pool of annotation files as a labels file (no video needed)",
+        description=(
+            "Turn annotation files into the labels file of 'asl-run select --labels': every "
+            "video with its length, the frames already labelled (an ASL pickle's annotated-frame "
+            "lists, or --init-pct random ones) and the actors on each frame (for the annotation "
+            "cost). No video, frame or model is read."
+        ),
+        epilog=(
+            "Example: asl-run data labels --dataset ucf101_24 --annotations trainAnnot.mat "
+            "--init-pct 1 --out labels.json; then asl-run select --labels labels.json "
+            "--budget 1% --scorer random"
+        ),
+    )
+    labels.add_argument(
+        "--dataset", required=True, help="dataset tool: ucf101_24, jhmdb21, act (asl-run plugins)"
+    )
+    labels.add_argument(
+        "--annotations",
+        nargs="+",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="annotation files that store the video lengths (trainAnnot.mat, *-GT.pkl), plus "
+        "any ASL pickle whose annotated frames are the labels",
+    )
+    labels.add_argument("--out", type=Path, required=True, metavar="FILE", help="labels file")
+    labels.add_argument(
+        "--init-pct",
+        type=float,
+        metavar="P",
+        help="label P %% of each video at random (replacing any labelled frames the files mark), "
+        "by the rule of a run's initial labels (budget.init_pct)",
+    )
+    labels.add_argument("--seed", type=int, metavar="N", help="seed of --init-pct (default 0)")
+    labels.add_argument(
+        "--cfg-options", nargs="+", metavar="KEY=VALUE", help="layout keys, e.g. split=2"
+    )
     return p
 
 
@@ -342,6 +389,18 @@ def _select_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="seed of the random streams (default 0)")
     p.add_argument(
         "--out", type=Path, metavar="FILE", help="write the JSON here (atomically), not to stdout"
+    )
+    cost = p.add_argument_group(
+        "annotation cost (paper §4), when the labels file gives the actors on each frame "
+        "(asl-run data labels)"
+    )
+    cost.add_argument(
+        "--clicks-per-actor",
+        metavar="C",
+        help="clicks per actor on a frame (default 2: a box's two corners)",
+    )
+    cost.add_argument(
+        "--frame-overhead", metavar="O", help="clicks per frame whatever it shows (default 0)"
     )
     return p
 
@@ -470,7 +529,7 @@ def cmd_eval(args: argparse.Namespace, manager: PluginManager, out: Console) -> 
 
 def cmd_select(args: argparse.Namespace, manager: PluginManager, err: Console) -> int:
     from .config import parse_cfg_options
-    from .offline import check_out_path, select_from_files, selection_json
+    from .offline import check_out_path, result_json, select_from_files
     from .rundir import atomic_write_bytes
 
     cfg_options = parse_cfg_options(args.cfg_options)
@@ -486,8 +545,10 @@ def cmd_select(args: argparse.Namespace, manager: PluginManager, err: Console) -
         seed=args.seed,
         cfg_options=cfg_options,
         manager=manager,
+        clicks_per_actor=args.clicks_per_actor,
+        frame_overhead=args.frame_overhead,
     )
-    text = selection_json(result.selection)
+    text = result_json(result)
     for note in result.notes:
         err.print(f"[yellow]note:[/] {escape(note)}")
     if args.out is None:
@@ -512,6 +573,8 @@ def cmd_data(args: argparse.Namespace, manager: PluginManager, out: Console) -> 
         return _data_stats(args, manager, out)
     if args.action == "check":
         return _data_check(args, manager, out)
+    if args.action == "labels":
+        return _data_labels(args, manager, out)
     return _data_synth(args, manager, out)
 
 
@@ -583,6 +646,60 @@ def _data_stats(args: argparse.Namespace, manager: PluginManager, out: Console) 
     out.print(table)
     for note in doc.get("notes", []):
         out.print(f"note: {escape(note)}")
+    return 0
+
+
+def _data_labels(args: argparse.Namespace, manager: PluginManager, out: Console) -> int:
+    from .budget import initial_selection
+    from .interfaces import NullProgress
+    from .loop import phase_rng
+    from .offline import check_out_path, labels_json, parse_labels
+    from .rundir import atomic_write_bytes
+    from .types import LabelState
+
+    init_pct = args.init_pct
+    if init_pct is not None and not (0.0 < init_pct <= 100.0):
+        raise AslUsageError(f"--init-pct {init_pct:g}: a percentage must be in (0, 100]")
+    if args.seed is not None and init_pct is None:
+        raise AslUsageError("--seed draws the --init-pct labels; give --init-pct P as well")
+    seed = 0 if args.seed is None else args.seed
+    labels_of = _data_tool(manager, args.dataset, "labels", args.cfg_options)
+    for path in args.annotations:
+        if not path.exists():
+            raise AslUsageError(f"{path}: not found (--annotations)")
+    check_out_path(args.out)
+    doc = labels_of(list(args.annotations), NullProgress())
+    where = f"dataset {args.dataset!r}: labels()"
+    if not isinstance(doc, dict) or "videos" not in doc:
+        raise PluginContractError(f"{where} must return {{'videos': {{...}}, 'notes': [...]}}")
+    try:
+        pool, labels, actors = parse_labels({"videos": doc["videos"]}, where)
+    except AslUsageError as exc:  # the plugin's document, not the user's input, is wrong
+        raise PluginContractError(str(exc)) from None
+    notes = [str(n) for n in doc.get("notes", [])]
+    if init_pct is not None:
+        if labels.num_labelled:
+            notes.append(
+                f"--init-pct replaces the {labels.num_labelled:,} labelled frames the files mark"
+            )
+        # the rule and random stream of a run's cycle 0, over the pool in the files' order
+        chosen = initial_selection(pool, init_pct, phase_rng(seed, 0, "init"))
+        labels = LabelState.from_frames(chosen.frames)
+    try:
+        atomic_write_bytes(args.out, labels_json(pool, labels, actors).encode())
+    except OSError as exc:
+        raise AslUsageError(f"{args.out}: cannot write ({exc})") from None
+    for note in notes:
+        out.print(f"note: {escape(note)}")
+    frames = sum(v.num_frames for v in pool)
+    boxes = 0 if actors is None else sum(int(a.sum()) for a in actors.values())
+    shown = 0 if actors is None else sum(int((a > 0).sum()) for a in actors.values())
+    how = "" if init_pct is None else f", --init-pct {init_pct:g} seed {seed}"
+    out.print(
+        f"wrote {escape(str(args.out))}: {len(pool):,} videos, {frames:,} frames, "
+        f"{labels.num_labelled:,} labelled{escape(how)}; {boxes:,} actor boxes on {shown:,} "
+        "frames"
+    )
     return 0
 
 

@@ -368,6 +368,20 @@ class DatasetTool(Protocol):
         files), every row with the same columns in the same order, e.g. ``videos``, ``frames``,
         ``tubes``, ``actor_boxes``. Unreadable files raise an ``AslError`` naming the file.
 
+    ``labels(files: Sequence[Path], progress: Progress) -> dict``
+        the selection pool that annotation files describe, with no video (``asl-run data
+        labels``, which writes it as the labels file of ``asl-run select --labels``). Returns
+        ``{"videos": {id: {"num_frames": F, "labelled": [frame, ...], "actors": [n_0, ...,
+        n_{F-1}]}}, "notes": [str]}``: every pool video in the files' order (the order a run's
+        initial labels are drawn in), its length, the 0-based frames the files mark as labelled
+        (``[]`` when they mark none) and the number of actors on each frame (the regions the
+        simulated oracle would return, which set the annotation cost of paper §4). Lengths must
+        come from the files (``num_imgs``, ``nframes``): a file that stores none, for a video
+        no other file gives the length of, raises a ``ConfigError`` naming it (the last
+        annotated frame is not a video's end). Unreadable or disagreeing files raise an
+        ``AslError`` naming them. The CLI checks the document like a labels file; a bad one
+        is a ``PluginContractError``.
+
     ``check(root: Path, progress: Progress, *, annotations: Sequence[Path] = (),
     quick: bool = False, on_problem: Callable[[DataProblem], None] | None = None)
     -> DataCheckReport``

@@ -11,7 +11,10 @@ Inputs (exact formats in ``docs/cli.md``):
 * **labels** (JSON): ``{"videos": {"<video id>": {"num_frames": F, "labelled": [i, ...]}}}``,
   0-based frame indices. It defines the pool: every video of the selection, with its length.
   The pool order (the selectors' tie-break order) is the video ids **sorted** by code point,
-  whatever the order in the files.
+  whatever the order in the files. Optionally ``"actors": [n_0, ..., n_{F-1}]`` per video (all
+  videos or none): the actors on each frame, written by ``asl-run data labels`` from annotation
+  files; with them the selection is priced (:mod:`asl_core.cost`, paper §4) and the output
+  becomes ``{"cost": {...}, "frames": [...]}`` (:func:`result_json`).
 * **statistics**, one of:
 
   - ``--stats FILE.npz``: one 1-D real array of length ``F`` per video, keyed by the video id
@@ -47,12 +50,13 @@ from attrs import frozen
 
 from .budget import round_half_up
 from .config import TOP_LEVEL_KEYS, build_config
+from .cost import CostModel, SelectionCost, selection_cost
 from .errors import AslUsageError, ConfigError
 from .interfaces import MC_PROBS, Scorer
 from .loop import build_plugin, check_selection, check_stats, phase_rng
 from .params import suggest
 from .plugins import PluginManager
-from .types import FrameStats, LabelState, Selection, VideoInfo
+from .types import FrameStats, FrozenMap, LabelState, Selection, VideoInfo, readonly_array
 
 __all__ = [
     "SOURCE_PROBS",
@@ -62,11 +66,14 @@ __all__ = [
     "LabelsFile",
     "OfflineSelection",
     "check_out_path",
+    "labels_json",
     "parse_budget",
+    "parse_labels",
     "probs_files",
     "probs_path",
     "read_labels",
     "read_stats",
+    "result_json",
     "select_config",
     "select_from_files",
     "selection_json",
@@ -79,7 +86,7 @@ SOURCE_SCORER = "scorer"  # the scorer's frame_stats with no model output (rando
 
 #: config sections ``asl-run select`` uses; the others would be silently ignored, so are refused
 _SELECT_KEYS = frozenset({"scorer", "selector", "seed"})
-_ENTRY_KEYS = ("num_frames", "labelled")
+_ENTRY_KEYS = ("num_frames", "labelled", "actors")
 _LABELS_FORMAT = '{"videos": {"<video id>": {"num_frames": N, "labelled": [frame, ...]}, ...}}'
 # what np.load raises on a damaged or foreign file
 _LOAD_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile)
@@ -102,11 +109,14 @@ class LabelsFile:
         path: the file.
         pool: its videos, sorted by id (the selectors' tie-break order).
         labels: their human-labelled frames.
+        actors: ``{video: int64[F]}`` actors on each frame (for the annotation cost), or
+            ``None`` when the file gives none (``"actors"`` is optional, for all videos or none).
     """
 
     path: Path
     pool: tuple[VideoInfo, ...]
     labels: LabelState
+    actors: FrozenMap[str, np.ndarray] | None = None
 
     @property
     def total_frames(self) -> int:
@@ -148,7 +158,8 @@ def read_labels(path: Path | str) -> LabelsFile:
         AslUsageError: naming the file and the problem: missing or unreadable file, invalid
             JSON, a key given twice, another structure, no video, an unknown key (with a hint),
             ``num_frames`` not an integer >= 1, a labelled frame that is not an integer or out of
-            range.
+            range, ``actors`` that are not ``num_frames`` integers >= 0 or are given for some
+            videos only.
     """
     path = Path(path)
     try:
@@ -165,22 +176,47 @@ def read_labels(path: Path | str) -> LabelsFile:
         raise AslUsageError(f"{path}: key {exc.key!r} appears twice in one object") from None
     except json.JSONDecodeError as exc:
         raise AslUsageError(f"{path}: not valid JSON ({exc})") from None
+    pool, labels, actors = parse_labels(data, str(path))
+    return LabelsFile(
+        path=path,
+        pool=tuple(sorted(pool, key=lambda v: v.id)),
+        labels=labels,
+        actors=actors,
+    )
+
+
+def parse_labels(
+    data: Any, source: str
+) -> tuple[list[VideoInfo], LabelState, FrozenMap[str, np.ndarray] | None]:
+    """Check a parsed labels document (:func:`read_labels`'s format).
+
+    Args:
+        data: the document, ``{"videos": {...}}``.
+        source: where it comes from, first in every message (the file name).
+
+    Returns:
+        ``(pool in the document's order, labelled frames, actors per frame or None)``.
+
+    Raises:
+        AslUsageError: as :func:`read_labels`.
+    """
     if not isinstance(data, dict) or "videos" not in data:
-        raise AslUsageError(f"{path}: expected {_LABELS_FORMAT}")
+        raise AslUsageError(f"{source}: expected {_LABELS_FORMAT}")
     for key in data:
         if key != "videos":
             raise AslUsageError(
-                f"{path}: unknown top-level key {key!r}; the only key is 'videos' ({_LABELS_FORMAT})"
+                f"{source}: unknown top-level key {key!r}; the only key is 'videos' ({_LABELS_FORMAT})"
             )
     videos = data["videos"]
     if not isinstance(videos, dict) or not videos:
-        raise AslUsageError(f"{path}: 'videos' must be a non-empty object ({_LABELS_FORMAT})")
+        raise AslUsageError(f"{source}: 'videos' must be a non-empty object ({_LABELS_FORMAT})")
     pool: list[VideoInfo] = []
     human: dict[str, list[int]] = {}
+    actors: dict[str, np.ndarray] = {}
     for video, entry in videos.items():
-        where = f"{path}: video {video!r}"
+        where = f"{source}: video {video!r}"
         if not video:
-            raise AslUsageError(f"{path}: a video id is empty")
+            raise AslUsageError(f"{source}: a video id is empty")
         if not isinstance(entry, dict):
             raise AslUsageError(
                 f'{where}: expected {{"num_frames": N, "labelled": [frame, ...]}}, '
@@ -210,10 +246,38 @@ def read_labels(path: Path | str) -> LabelsFile:
                     f"{where}: labelled frame {frame} is out of range "
                     f"(num_frames={num_frames}: frames 0..{num_frames - 1})"
                 )
+        if "actors" in entry:
+            actors[video] = _actors(entry["actors"], num_frames, where)
         pool.append(VideoInfo(video, num_frames))
         human[video] = labelled
-    pool.sort(key=lambda v: v.id)
-    return LabelsFile(path=path, pool=tuple(pool), labels=LabelState(human=human))
+    if actors and len(actors) != len(pool):
+        without = [v.id for v in pool if v.id not in actors]
+        raise AslUsageError(
+            f"{source}: 'actors' is given for {_videos(len(actors))} but not for "
+            f"{_videos(len(without))} ({_few(without)}); give it for every video or for none"
+        )
+    return pool, LabelState(human=human), FrozenMap(actors) if actors else None
+
+
+def _actors(value: Any, num_frames: int, where: str) -> np.ndarray:
+    """One video's ``actors`` entry as a read-only ``int64[F]``, or a usage error."""
+    if not isinstance(value, list):
+        raise AslUsageError(
+            f"{where}: actors must be a list of {num_frames} per-frame actor counts, "
+            f"got {value!r:.80}"
+        )
+    if len(value) != num_frames:
+        raise AslUsageError(
+            f"{where}: actors has {len(value)} values, but num_frames={num_frames} "
+            "(one count per frame)"
+        )
+    for frame, count in enumerate(value):
+        if not _is_int(count) or count < 0:
+            raise AslUsageError(
+                f"{where}: actors must be integers >= 0 (actors on each frame), got {count!r} "
+                f"at frame {frame}"
+            )
+    return readonly_array(value, dtype=np.int64)
 
 
 def _videos(n: int) -> str:
@@ -458,6 +522,8 @@ class OfflineSelection:
         seed: the seed of the random streams.
         source: :data:`SOURCE_STATS`, :data:`SOURCE_PROBS` or :data:`SOURCE_SCORER`.
         notes: things the user should know (a clipped budget, an input that was not used).
+        cost: the annotation cost of the selection when the labels file gives the actors of
+            every frame, else ``None``.
     """
 
     selection: Selection
@@ -470,6 +536,7 @@ class OfflineSelection:
     seed: int
     source: str
     notes: tuple[str, ...] = ()
+    cost: SelectionCost | None = None
 
     def summary(self) -> str:
         """One human line: what was selected from what."""
@@ -480,6 +547,7 @@ class OfflineSelection:
             f"(--budget {self.budget_text}: {self.requested} frames); pool: {len(lab.pool)} "
             f"videos, {lab.total_frames} frames, {lab.labels.num_labelled} labelled; "
             f"scorer={self.scorer} selector={self.selector} seed={self.seed}"
+            + ("" if self.cost is None else f"; {self.cost.summary()}")
         )
 
 
@@ -563,6 +631,8 @@ def select_from_files(
     seed: int | None = None,
     cfg_options: Mapping[str, Any] | None = None,
     manager: PluginManager,
+    clicks_per_actor: float | str | None = None,
+    frame_overhead: float | str | None = None,
 ) -> OfflineSelection:
     """Select frames to annotate from files, with no model (``asl-run select``).
 
@@ -577,9 +647,13 @@ def select_from_files(
         seed: seed of the random streams (``None``: the default config's, 0).
         cfg_options: parsed ``--cfg-options`` (``scorer.*``, ``selector.*``, ``seed``).
         manager: where plugin names are looked up.
+        clicks_per_actor: the cost model's clicks per actor (``None``: 2); only with a labels
+            file that gives ``actors``.
+        frame_overhead: the cost model's clicks per frame (``None``: 0); likewise.
 
     Returns:
-        The selection, with what it was made from.
+        The selection, with what it was made from, and its cost when the labels file gives
+        the actors of every frame.
 
     Raises:
         AslUsageError: bad input files, budget, plugin names or parameters (exit code 2).
@@ -588,7 +662,15 @@ def select_from_files(
     if stats is not None and probs is not None:
         raise AslUsageError("give --stats or --probs, not both")
     spec = budget if isinstance(budget, BudgetSpec) else parse_budget(budget)
+    cost_model = CostModel.from_flags(clicks_per_actor, frame_overhead)
     lab = read_labels(labels)
+    if lab.actors is None and (clicks_per_actor is not None or frame_overhead is not None):
+        raise AslUsageError(
+            f"{lab.path}: --clicks-per-actor and --frame-overhead price the selection by the "
+            "actors on each frame, but this labels file gives no 'actors'; write it from your "
+            'annotation files with asl-run data labels (or add "actors": [n per frame] to '
+            "every video)"
+        )
     cfg = select_config(scorer, selector, seed, cfg_options)
     scorer_name, scorer_obj = build_plugin(cfg, "scorer", manager)
     selector_name, selector_obj = build_plugin(cfg, "selector", manager)
@@ -651,6 +733,7 @@ def select_from_files(
         ) from None
     pool = {v.id: v.num_frames for v in lab.pool}
     sel = check_selection(sel, lab.labels, frames, pool, selector_name)
+    cost = None if lab.actors is None else selection_cost(sel.frames, lab.actors, cost_model)
     return OfflineSelection(
         selection=sel,
         labels=lab,
@@ -662,6 +745,7 @@ def select_from_files(
         seed=seed,
         source=source,
         notes=tuple(notes),
+        cost=cost,
     )
 
 
@@ -673,6 +757,52 @@ def selection_json(sel: Selection) -> str:
         for ref, score in zip(sel.frames, sel.scores, strict=True)
     ]
     return json.dumps(records, indent=2) + "\n"
+
+
+def result_json(result: OfflineSelection) -> str:
+    """What ``asl-run select`` writes: :func:`selection_json` when the selection has no cost;
+    with a cost (a labels file with ``actors``), an object ``{"cost": {...}, "frames": [...]}``
+    whose records also give each frame's ``actors``."""
+    if result.cost is None or result.labels.actors is None:
+        return selection_json(result.selection)
+    actors = result.labels.actors
+    records = [
+        {
+            "video": ref.video,
+            "frame": ref.frame,
+            "score": float(score),
+            "actors": int(actors[ref.video][ref.frame]),
+        }
+        for ref, score in zip(result.selection.frames, result.selection.scores, strict=True)
+    ]
+    return json.dumps({"cost": result.cost.as_dict(), "frames": records}, indent=2) + "\n"
+
+
+def labels_json(
+    pool: Sequence[VideoInfo],
+    labels: LabelState,
+    actors: Mapping[str, Sequence[int] | np.ndarray] | None = None,
+) -> str:
+    """A labels file (:func:`read_labels`'s format), one video per line, in ``pool`` order.
+
+    Args:
+        pool: the videos and their lengths.
+        labels: their labelled frames (human labels).
+        actors: ``{video: int[F]}`` actors on each frame of every video, or ``None``.
+
+    Returns:
+        The JSON text, with a final newline.
+    """
+    lines = []
+    for video in pool:
+        entry: dict[str, Any] = {
+            "num_frames": video.num_frames,
+            "labelled": [int(f) for f in labels.labelled(video.id)],
+        }
+        if actors is not None:
+            entry["actors"] = [int(n) for n in actors[video.id]]
+        lines.append(f"    {json.dumps(video.id)}: {json.dumps(entry)}")
+    return '{\n  "videos": {\n' + ",\n".join(lines) + "\n  }\n}\n"
 
 
 def check_out_path(path: Path | str) -> Path:

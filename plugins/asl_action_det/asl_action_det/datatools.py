@@ -1,10 +1,12 @@
-"""``asl-run data stats`` and ``asl-run data check`` for the action-detection datasets.
+"""``asl-run data stats``, ``data check`` and ``data labels`` for the action-detection datasets.
 
 Three dataset tools (:class:`asl_core.DatasetTool`), one per format of :mod:`.layouts`:
 ``ucf101_24``, ``jhmdb21`` and ``act``. Their parameters are a :class:`.layouts.DatasetLayout`
 with the format's defaults (``--cfg-options frames_dir=... videos_dir=...``).
 
 ``stats(files)`` counts videos, frames, tubes and actors per split of annotation files.
+``labels(files)`` turns annotation files into the pool of ``asl-run select`` (lengths, labelled
+frames, actors per frame; :mod:`.annotation_pool`), with no video needed.
 ``check(root)`` walks a dataset folder and reports, video by video, what is missing, does not
 decode or disagrees with the annotations (:class:`asl_core.DataProblem`):
 
@@ -449,6 +451,30 @@ class _DatasetTool(Configurable):
     def expectations(self, files: Sequence[Path]) -> tuple[list[_Expected], list[str]]:
         raise NotImplementedError
 
+    def pool_parts(self, files: Sequence[Path]) -> list[ActGroundTruth | TubeAnnotations]:
+        """The annotation files loaded for :meth:`labels`, in the order given."""
+        raise NotImplementedError
+
+    def labels(self, files: Sequence[Path], progress: Progress | None = None) -> dict[str, Any]:
+        """The selection pool of annotation files, without videos (``asl-run data labels``).
+
+        Args:
+            files: annotation files; a video may be in several (e.g. an ASL pickle for the
+                labelled frames and the ``.mat`` for the lengths).
+            progress: unused (loading takes seconds).
+
+        Returns:
+            ``{"videos": {id: {"num_frames": F, "labelled": [...], "actors": [...]}},
+            "notes": [...]}`` (:func:`.annotation_pool.pool_document`).
+
+        Raises:
+            ConfigError: when no file gives some video's length (an ASL pickle alone).
+            DatasetError: when a file is unreadable or two files disagree (naming them).
+        """
+        from .annotation_pool import pool_document
+
+        return pool_document(self.pool_parts(files), split=self.params.split)
+
     def _in_root(self, root: Path, name: str | None) -> Path | None:
         if name is None:
             return None
@@ -562,6 +588,10 @@ class ActDatasetTool(_DatasetTool):
             out += _from_gt(load_act_gt(f, clip_boxes=False))
         return out, []
 
+    def pool_parts(self, files: Sequence[Path]) -> list[ActGroundTruth | TubeAnnotations]:
+        """The ACT pickles (the pool: their training videos of ``split``)."""
+        return [load_act_gt(f, clip_boxes=False) for f in files]
+
     def stats(self, files: Sequence[Path], progress: Progress | None = None) -> dict[str, Any]:
         """Videos, frames, tubes and actors per split of ACT ground-truth pickles."""
         rows: list[dict[str, Any]] = []
@@ -616,6 +646,10 @@ class Ucf101DatasetTool(_DatasetTool):
             else:
                 parts.append(load_ucf_annotations(f, resolution=self.params.resolution))
         return parts
+
+    def pool_parts(self, files: Sequence[Path]) -> list[ActGroundTruth | TubeAnnotations]:
+        """The ``.mat`` files, ASL pickles (no lengths; labelled frames) and ACT pickles."""
+        return self._parts(files)
 
     def expectations(self, files: Sequence[Path]) -> tuple[list[_Expected], list[str]]:
         """Every video of the files; ASL pickles give no lengths (checked against their last
@@ -725,6 +759,20 @@ class Jhmdb21DatasetTool(_DatasetTool):
             else:
                 out += _from_gt(load_act_gt(f, clip_boxes=False))
         return out, []
+
+    def pool_parts(self, files: Sequence[Path]) -> list[ActGroundTruth | TubeAnnotations]:
+        """``JHMDB-GT.pkl`` files; the release's split files are refused (no lengths, no
+        actors: both come from the frames and masks)."""
+        parts: list[ActGroundTruth | TubeAnnotations] = []
+        for f in files:
+            f = Path(f)
+            if f.is_dir():
+                raise ConfigError(
+                    f"{f}: J-HMDB's split files store no video lengths and no actors (those come "
+                    "from the frames and puppet masks); give JHMDB-GT.pkl, which stores both"
+                )
+            parts.append(load_act_gt(f, clip_boxes=False))
+        return parts
 
     def stats(self, files: Sequence[Path], progress: Progress | None = None) -> dict[str, Any]:
         """Videos, frames, tubes and actors per split of ``JHMDB-GT.pkl``; for a ``splits``

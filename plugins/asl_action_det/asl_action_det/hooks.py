@@ -17,7 +17,7 @@ def register_tasks(register: RegisterFn) -> None:
 
 @hookimpl
 def register_datasets(register: RegisterFn) -> None:
-    """The embedded synthetic action dataset, and stats/check of the real datasets' folders."""
+    """The embedded synthetic action dataset, and stats/check/labels of the real datasets."""
     register(
         "synthetic_actions",
         "asl_action_det.synth:SyntheticActionsDataset",
@@ -26,17 +26,17 @@ def register_datasets(register: RegisterFn) -> None:
     register(
         "ucf101_24",
         "asl_action_det.datatools:Ucf101DatasetTool",
-        summary="UCF-101-24: corrected .mat annotations, ASL pickles or UCF101v2-GT.pkl; stats, check",
+        summary="UCF-101-24: corrected .mat annotations, ASL pickles or UCF101v2-GT.pkl; stats, check, labels",
     )
     register(
         "jhmdb21",
         "asl_action_det.datatools:Jhmdb21DatasetTool",
-        summary="J-HMDB-21: JHMDB-GT.pkl or split files, PNG frames, puppet masks; stats, check",
+        summary="J-HMDB-21: JHMDB-GT.pkl or split files, PNG frames, puppet masks; stats, check, labels",
     )
     register(
         "act",
         "asl_action_det.datatools:ActDatasetTool",
-        summary="any folder in the ACT layout (*-GT.pkl and frame folders); stats, check",
+        summary="any folder in the ACT layout (*-GT.pkl and frame folders); stats, check, labels",
     )
 
 
