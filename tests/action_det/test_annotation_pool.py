@@ -20,6 +20,7 @@ from asl_core import VideoInfo
 from asl_core.budget import initial_count, initial_selection, round_half_up
 from asl_core.cli import main
 from asl_core.loop import phase_rng
+from tests.conftest import SHARED_DATA
 
 from .real_layouts import (
     SIZE,
@@ -31,7 +32,7 @@ from .real_layouts import (
     write_ucf_mat,
 )
 
-SHARED = Path("/work/shared/data/ucf101-24")
+SHARED = SHARED_DATA / "ucf101-24"
 TRAIN_MAT = SHARED / "trainAnnot.mat"
 ASL_PICKLE = SHARED / "asl_layout_train_annots_10_labeled.pkl"
 real = pytest.mark.skipif(not TRAIN_MAT.is_file(), reason="the real UCF-101-24 files are absent")

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from asl_core.cli import main
+from tests.conftest import SHARED_DATA
 
 from .real_layouts import (
     JHMDB_VIDEOS,
@@ -70,7 +71,7 @@ def test_data_synth_rejects_unknown_generator_parameters(tmp_path, capsys):
 
 # --------------------------------------------------------------------------- data stats
 
-SHARED = Path("/work/shared/data/ucf101-24")
+SHARED = SHARED_DATA / "ucf101-24"
 real = pytest.mark.skipif(
     not (SHARED / "trainAnnot.mat").is_file(), reason="the real UCF-101-24 files are absent"
 )

@@ -19,9 +19,10 @@ from pycocotools import mask as mask_utils
 from scipy.io import savemat
 
 from asl_core import ConfigError
+from tests.conftest import SHARED_DATA
 
 H, W = 12, 16
-REAL_PICKLE = Path("/work/shared/data/ucf101-24/asl_layout_train_annots_10_labeled.pkl")
+REAL_PICKLE = SHARED_DATA / "ucf101-24" / "asl_layout_train_annots_10_labeled.pkl"
 
 
 def tube(first: int, last: int, box: tuple[float, float, float, float]) -> np.ndarray:

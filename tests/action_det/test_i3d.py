@@ -24,8 +24,9 @@ from asl_action_det.model import CapsuleDetector, build_encoder
 from asl_action_det.task import ActionDetParams, ActionDetTask
 
 from asl_core import ConfigError, parse_params
+from tests.conftest import SHARED_DATA
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "i3d"
+DATA = SHARED_DATA / "i3d"
 TSV = {400: DATA / "i3d_state_dict_keys.tsv", 157: DATA / "i3d_state_dict_keys_charades157.tsv"}
 
 

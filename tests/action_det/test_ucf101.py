@@ -25,9 +25,11 @@ from asl_action_det.ucf101 import (
 )
 from scipy.io import savemat
 
+from tests.conftest import SHARED_DATA
+
 from .real_layouts import UCF_TEST, UCF_TRAIN, write_asl_pickle, write_ucf_mat
 
-SHARED = Path("/work/shared/data/ucf101-24")
+SHARED = SHARED_DATA / "ucf101-24"
 TRAIN_MAT = SHARED / "trainAnnot.mat"
 TEST_MAT = SHARED / "testAnnot.mat"
 TEST_LIST = SHARED / "testlist01.txt"
