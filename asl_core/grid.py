@@ -630,7 +630,8 @@ def _paired_table(metric: str, paired: Mapping[str, Any]) -> list[str]:
         "",
         f"Per seed, the method's value minus {base}'s at the same cycle (same initial labels, "
         "model initialisation and training randomness): mean ± sample std over seeds, and in "
-        "how many seeds the method was above. Cycle 0 is 0 by construction.",
+        "how many seeds the method was above. Between methods that differ only in selection, "
+        "cycle 0 is 0 by construction.",
         "",
     ]
     return lines
