@@ -175,6 +175,21 @@ class ActGroundTruth:
 # --------------------------------------------------------------------------- reading the pickle
 
 
+def load_pickle(path: str | Path, what: str) -> Any:
+    """Unpickle a user file through the restricted unpickler.
+
+    Raises:
+        DatasetError: ``"<what> not found: <path>"`` for a missing file, or the unpickler's
+            message (naming the file) for an unsafe or corrupt one.
+    """
+    try:
+        return safe_pickle.load(path)
+    except FileNotFoundError as exc:
+        raise DatasetError(f"{what} not found: {path}") from exc
+    except safe_pickle.UnsafePickleError as exc:
+        raise DatasetError(str(exc)) from exc
+
+
 def _text(value: Any, what: str, source: str) -> str:
     if isinstance(value, bytes):
         return value.decode("latin1")
@@ -290,12 +305,7 @@ def load_act_gt(path: str | Path, *, clip_boxes: bool = True) -> ActGroundTruth:
             or a box is inverted. The message names the file and, where it applies, the video.
     """
     source = str(path)
-    try:
-        raw = safe_pickle.load(path)
-    except FileNotFoundError as exc:
-        raise DatasetError(f"ground-truth file not found: {source}") from exc
-    except safe_pickle.UnsafePickleError as exc:
-        raise DatasetError(str(exc)) from exc
+    raw = load_pickle(path, "ground-truth file")
     gt = _mapping(raw, "the ground-truth object", source)
     keys = {_text(k, "a top-level key", source) for k in gt}
     missing = [k for k in GT_KEYS if k not in keys]

@@ -43,9 +43,8 @@ from asl_core import (
     Progress,
 )
 
-from . import safe_pickle
 from .annotations import TubeAnnotations, read_video_list, split_by_list, tube_stats
-from .dataset import MASK_FILE, ActGroundTruth, load_act_gt, read_part_mask
+from .dataset import MASK_FILE, ActGroundTruth, load_act_gt, load_pickle, read_part_mask
 from .errors import DatasetError
 from .layouts import DatasetLayout, source_of
 from .video import FrameFolders, VideoFiles, decode_image
@@ -107,13 +106,7 @@ def _from_tubes(ann: TubeAnnotations) -> list[_Expected]:
 
 def _read_pickle_kind(path: Path) -> str:
     """``"act"`` for an ACT ground-truth dict, ``"asl"`` for anything else."""
-    try:
-        raw = safe_pickle.load(path)
-    except FileNotFoundError as exc:
-        raise DatasetError(f"annotation file not found: {path}") from exc
-    except safe_pickle.UnsafePickleError as exc:
-        raise DatasetError(str(exc)) from exc
-    return "act" if isinstance(raw, dict) else "asl"
+    return "act" if isinstance(load_pickle(path, "annotation file"), dict) else "asl"
 
 
 def _stats_rows_gt(gt: ActGroundTruth) -> list[dict[str, Any]]:

@@ -43,9 +43,8 @@ import numpy as np
 
 from asl_core import FrameRef, FrozenMap, LabelState
 
-from . import safe_pickle
 from .annotations import TubeAnnotations
-from .dataset import ActorTube
+from .dataset import ActorTube, load_pickle
 from .errors import DatasetError
 
 __all__ = [
@@ -324,12 +323,7 @@ def load_asl_pickle(
     """
     path = Path(path)
     source = str(path)
-    try:
-        raw = safe_pickle.load(path)
-    except FileNotFoundError as exc:
-        raise DatasetError(f"annotation file not found: {source}") from exc
-    except safe_pickle.UnsafePickleError as exc:
-        raise DatasetError(str(exc)) from exc
+    raw = load_pickle(path, "annotation file")
     if isinstance(raw, dict):
         hint = " (this is an ACT ground-truth pickle: use task.gt_file)" if "gttubes" in raw else ""
         raise DatasetError(
