@@ -213,6 +213,14 @@ def test_missing_gt_folder(tmp_path: Path) -> None:
         VosEvaluator().evaluate_folders(tmp_path / "nope", tmp_path)
 
 
+def test_gt_file_instead_of_folder(tmp_path: Path) -> None:
+    """A file given as the ground-truth folder is a VosDataError naming it."""
+    path = tmp_path / "gt.png"
+    path.write_bytes(b"x")
+    with pytest.raises(VosDataError, match=r"gt\.png: ground-truth is a file, not a folder"):
+        VosEvaluator().evaluate_folders(path, tmp_path)
+
+
 def test_missing_pred_folder(dataset: tuple[Path, Path], tmp_path: Path) -> None:
     """A missing prediction folder is a VosDataError naming it."""
     with pytest.raises(VosDataError, match="no_pred"):

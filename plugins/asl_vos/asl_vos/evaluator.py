@@ -169,7 +169,8 @@ class VosEvaluator(Configurable):
         gt, pred = Path(gt), Path(pred)
         for folder, what in ((gt, "ground-truth"), (pred, "prediction")):
             if not folder.is_dir():
-                raise VosDataError(f"{folder}: {what} folder not found")
+                state = "is a file, not a folder" if folder.exists() else "folder not found"
+                raise VosDataError(f"{folder}: {what} {state}")
         if meta is None and (gt.parent / "meta.json").is_file():
             meta = gt.parent / "meta.json"
         meta_videos = None if meta is None else load_meta(meta)
