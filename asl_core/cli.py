@@ -21,9 +21,11 @@ Commands::
                    [--clicks-per-actor C] [--frame-overhead O]
                                     choose frames to annotate from your own statistics, no model;
                                     priced (actors x clicks) when the labels file gives actors
-    asl-run eval --gt GT.pkl [--frame-dets F.pkl] [--video-dets V.pkl] [--preset act|voc]
-                 [--iou T ...] [--split K] [--evaluator NAME] [--json]
+    asl-run eval [act] --gt GT.pkl [--frame-dets F.pkl] [--video-dets V.pkl] [--preset act|voc]
+                 [--iou T ...] [--split K] [--json]
                                     frame-AP / video-AP of any detector's output files
+    asl-run eval vos --gt DIR --pred DIR [--meta meta.json] [--json]
+                                    J, F and J&F (seen / unseen) of palette-mask folders
 
 Exit codes: 0 success, 2 usage or config error (unknown plugin, bad option, --resume with
 different options, a missing, malformed or unsafe input file of ``select`` or ``eval``),
@@ -430,23 +432,51 @@ def _eval_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="asl-run eval",
         description=(
-            "Box-detection frame-AP and video-AP of any detector's output, in the ACT formats: "
-            "frame detections (one pickled float array, rows video_index frame label score x1 y1 "
-            "x2 y2) and video detections (a pickled dict label -> [(video, score, tube)]), "
-            "against an ACT ground-truth pickle. Conventions: docs/metrics.md."
+            "Score any model's output files against ground truth. Evaluator 'act' (default): "
+            "box-detection frame-AP and video-AP in the ACT formats: frame detections (one "
+            "pickled float array, rows video_index frame label score x1 y1 x2 y2) and video "
+            "detections (a pickled dict label -> [(video, score, tube)]), against an ACT "
+            "ground-truth pickle. Evaluator 'vos': region J, boundary F and J&F of a folder of "
+            "<video>/<frame>.png palette masks against a ground-truth Annotations folder "
+            "(YouTube-VOS / DAVIS layout). Conventions: docs/metrics.md."
         ),
         epilog=(
-            "Example: asl-run eval --gt JHMDB-GT.pkl --frame-dets frames.pkl --video-dets "
-            "tubes.pkl --preset act --iou 0.2 0.5 0.75 0.5:0.95"
+            "Examples: asl-run eval --gt JHMDB-GT.pkl --frame-dets frames.pkl --video-dets "
+            "tubes.pkl --preset act --iou 0.2 0.5 0.75 0.5:0.95 | asl-run eval vos --gt "
+            "valid/Annotations --pred results/Annotations --json"
         ),
     )
-    p.add_argument("--gt", type=Path, required=True, metavar="GT.pkl", help="ground-truth pickle")
+    p.add_argument(
+        "evaluator_name",
+        nargs="?",
+        metavar="EVALUATOR",
+        help="evaluator plugin: act (default) or vos; see 'asl-run plugins --kind evaluator'",
+    )
+    p.add_argument(
+        "--gt",
+        type=Path,
+        required=True,
+        metavar="GT",
+        help="ground truth: an ACT pickle (act) or an Annotations folder of masks (vos)",
+    )
     p.add_argument("--frame-dets", type=Path, metavar="F.pkl", help="frame detections (frame-AP)")
     p.add_argument("--video-dets", type=Path, metavar="V.pkl", help="video detections (video-AP)")
     p.add_argument(
+        "--pred",
+        type=Path,
+        metavar="DIR",
+        help="vos: folder of predicted <video>/<frame>.png palette masks",
+    )
+    p.add_argument(
+        "--meta",
+        type=Path,
+        metavar="meta.json",
+        help="vos: objects and categories (default: meta.json beside the --gt folder, if any; "
+        "without it every object counts as seen)",
+    )
+    p.add_argument(
         "--preset",
-        default="act",
-        help="metric conventions: act (ACT reference, default) or voc (VOC-style variant)",
+        help="act: metric conventions, act (ACT reference, default) or voc (VOC-style variant)",
     )
     p.add_argument(
         "--iou",
@@ -462,7 +492,7 @@ def _eval_parser() -> argparse.ArgumentParser:
         help="1-based split of the ground truth to evaluate (default 1: test_videos[0])",
     )
     p.add_argument(
-        "--evaluator", default="act", help="evaluator plugin (default act; see 'asl-run plugins')"
+        "--evaluator", help="evaluator plugin, the same as EVALUATOR (kept for older scripts)"
     )
     p.add_argument(
         "--json", action="store_true", help="print the results as JSON on stdout, nothing else"
@@ -495,18 +525,73 @@ def _ap_table(title: str, results: dict[str, dict[str, Any]]) -> Table:
     return table
 
 
+def _segmentation_table(title: str, results: dict[str, Any]) -> Table:
+    """Rows: all objects, seen, unseen, overall; columns J, F, J&F, objects. ``-``: no object."""
+
+    def cell(value: Any) -> str:
+        return "-" if value is None else f"{value:.4f}"
+
+    table = Table(title=title, box=box.SIMPLE_HEAD)
+    for name in ("objects", "J", "F", "J&F", "count"):
+        table.add_column(name, justify="left" if name == "objects" else "right")
+    table.add_row(
+        "all", cell(results["J"]), cell(results["F"]), cell(results["J&F"]), str(results["objects"])
+    )
+    for group in ("seen", "unseen"):
+        g = results[group]
+        table.add_row(group, cell(g["J"]), cell(g["F"]), cell(g["J&F"]), str(g["objects"]))
+    table.add_row("[bold]overall[/]", "", "", f"[bold]{cell(results['overall'])}[/]", "")
+    return table
+
+
 def cmd_eval(args: argparse.Namespace, manager: PluginManager, out: Console) -> int:
+    name = args.evaluator_name or args.evaluator or "act"
+    if args.evaluator_name and args.evaluator and args.evaluator != args.evaluator_name:
+        raise AslUsageError(
+            f"eval: two evaluators named ({args.evaluator_name!r} and --evaluator "
+            f"{args.evaluator!r}); give one"
+        )
+    evaluator = manager.build("evaluator", name, {})
+    folders = getattr(evaluator, "evaluate_folders", None)
+    if callable(folders):
+        if args.pred is None:
+            raise AslUsageError(f"eval {name}: give the predicted masks with --pred DIR")
+        stray = [o for o in ("frame_dets", "video_dets", "split", "preset") if getattr(args, o)]
+        if stray:
+            raise AslUsageError(
+                f"eval {name}: --{stray[0].replace('_', '-')} is an option of detection "
+                "evaluators (act), not of mask folders"
+            )
+        try:
+            results = folders(args.gt, args.pred, meta=args.meta)
+        except AslUsageError:
+            raise
+        except AslError as exc:
+            # a bad input file of eval is a usage error (exit 2), as for the act evaluator
+            raise AslUsageError(str(exc)) from None
+        if args.json:
+            sys.stdout.write(json.dumps(results, indent=2, allow_nan=False) + "\n")
+            sys.stdout.flush()
+            return 0
+        title = f"{name} · {args.pred} vs {args.gt}"
+        _wide(out).print(_segmentation_table(escape(title), results))
+        return 0
+    if args.pred is not None or args.meta is not None:
+        raise AslUsageError(
+            f"eval {name}: --pred and --meta belong to mask-folder evaluators (vos); "
+            f"{name!r} takes --frame-dets / --video-dets"
+        )
     if args.frame_dets is None and args.video_dets is None:
         raise AslUsageError("eval: nothing to evaluate; give --frame-dets, --video-dets or both")
-    evaluator = manager.build("evaluator", args.evaluator, {})
     evaluate = getattr(evaluator, "evaluate_files", None)
     if not callable(evaluate):
-        raise AslUsageError(f"evaluator {args.evaluator!r} has no evaluate_files method")
+        raise AslUsageError(f"evaluator {name!r} has no evaluate_files method")
+    preset = args.preset or "act"
     results = evaluate(
         args.gt,
         args.frame_dets,
         args.video_dets,
-        preset=args.preset,
+        preset=preset,
         thresholds=list(args.iou),
         split=args.split,
     )
@@ -519,7 +604,7 @@ def cmd_eval(args: argparse.Namespace, manager: PluginManager, out: Console) -> 
     split = args.split or "1"
     names = {"frame_ap": "frame-AP", "video_ap": "video-AP"}
     for family, per_threshold in results.items():
-        title = f"{names.get(family, family)} · preset {args.preset} · {args.gt.name} split {split}"
+        title = f"{names.get(family, family)} · preset {preset} · {args.gt.name} split {split}"
         out.print(_ap_table(escape(title), per_threshold))
     return 0
 

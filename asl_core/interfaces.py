@@ -417,6 +417,13 @@ class Evaluator(Protocol):
     one top-level key per metric family whose detections were given, one entry per threshold
     key (``"0.5"``, or ``"0.5:0.95"`` for the mean over that range), ``per_class`` in class order
     with ``None`` for a class without ground truth in the evaluated videos.
+
+    Evaluators of mask folders (the built-in ``vos``, package ``asl_vos``) also provide
+    ``evaluate_folders(gt: Path, pred: Path, *, meta: Path | None) -> dict``, which
+    ``asl-run eval NAME --gt DIR --pred DIR [--meta FILE]`` calls instead: ``gt`` and ``pred``
+    are folders of ``<video>/<frame>.png`` masks, and the returned JSON-ready document is what
+    ``--json`` prints (for ``vos``: ``J``, ``F``, ``J&F``, ``seen``, ``unseen``, ``overall``,
+    ``per_object``; docs/metrics.md). Bad input raises an ``AslError`` naming the path.
     """
 
     def evaluate_files(

@@ -702,7 +702,9 @@ def check_evaluator(evaluator: Any, *, tmp_dir: Path) -> None:
     :class:`~asl_core.interfaces.Evaluator` protocol, and a missing ground-truth file and a file
     of garbage bytes are each refused with an :class:`~asl_core.errors.AslError` whose message
     names the file (what ``asl-run eval`` turns into a clear error and exit code), never a bare
-    ``FileNotFoundError``, ``KeyError`` or a traceback.
+    ``FileNotFoundError``, ``KeyError`` or a traceback. An evaluator of mask folders (one with
+    ``evaluate_folders``) must also refuse a missing, non-folder and empty ground-truth folder
+    that way.
 
     Raises:
         AssertionError: describing the first violation.
@@ -714,6 +716,9 @@ def check_evaluator(evaluator: Any, *, tmp_dir: Path) -> None:
     what = f"evaluator {type(obj).__name__}"
     if not isinstance(obj, Evaluator):
         _fail(what, "does not implement evaluate_files (the Evaluator protocol)")
+    folders = getattr(obj, "evaluate_folders", None)
+    if folders is not None:
+        _check_folder_evaluator(obj, folders, what, tmp_dir)
     # an evaluator may list its presets; the first one is valid, so the files are what fails
     preset = next(iter(getattr(obj, "presets", ()) or ()), "default")
     garbage = tmp_dir / "garbage.bin"
@@ -729,6 +734,32 @@ def check_evaluator(evaluator: Any, *, tmp_dir: Path) -> None:
         else:
             _fail(what, f"accepted {gt.name} as ground truth")
     _check_picklable(obj, what)
+
+
+def _check_folder_evaluator(obj: Any, folders: Any, what: str, tmp_dir: Path) -> None:
+    """A mask-folder evaluator (``evaluate_folders(gt, pred, *, meta)``) refuses a missing
+    ground-truth folder, a file given as the folder and an empty folder with an AslError naming
+    the path."""
+    from .errors import AslError
+
+    if not callable(folders):
+        _fail(what, "evaluate_folders is not callable")
+    not_a_folder = tmp_dir / "not-a-folder.png"
+    not_a_folder.write_bytes(b"\x00\xffnot a mask folder\n" * 8)
+    empty = tmp_dir / "empty-gt"
+    empty.mkdir(exist_ok=True)
+    pred = tmp_dir / "pred-masks"
+    pred.mkdir(exist_ok=True)
+    for gt in (tmp_dir / "missing-gt", not_a_folder, empty):
+        try:
+            folders(gt, pred, meta=None)
+        except AslError as exc:
+            if gt.name not in str(exc):
+                _fail(what, f"the error for {gt.name} does not name the folder: {exc}")
+        except Exception as exc:
+            _fail(what, f"{gt.name}: raised {type(exc).__name__} ({exc}) instead of an AslError")
+        else:
+            _fail(what, f"accepted {gt.name} as a ground-truth folder")
 
 
 def check_task(task: Any, *, tmp_dir: Path, max_videos: int = 2) -> None:

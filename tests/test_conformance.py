@@ -44,6 +44,16 @@ def _small_task_params(name: str, tmp_path) -> dict:
             "iterations": 2,
             "mc_trials": 2,
         }
+    if name == "vos":
+        synth = {"num_videos": 6, "min_frames": 6, "max_frames": 8, "size": [32, 48]}
+        return {
+            "data_root": str(tmp_path / "vos"),
+            "synth": synth,
+            "val_videos": 2,
+            "unseen_categories": 0,
+            "iterations": 2,
+            "mc_trials": 2,
+        }
     return {}
 
 
@@ -80,3 +90,23 @@ def test_check_evaluator_catches_a_bare_file_not_found(tmp_path):
 
     with pytest.raises(AssertionError, match="FileNotFoundError"):
         check_evaluator(Careless(), tmp_dir=tmp_path)
+
+
+def test_check_evaluator_catches_a_folder_evaluator_accepting_an_empty_folder(tmp_path):
+    """A mask-folder evaluator that scores an empty ground-truth folder as if it were fine does
+    not conform (it must refuse it with an error naming the folder)."""
+    from asl_core import AslUsageError
+
+    class Lenient:
+        def evaluate_files(self, gt, frame_dets, video_dets, *, preset, thresholds, split):
+            raise AslUsageError(f"{gt}: give folders")
+
+        def evaluate_folders(self, gt, pred, *, meta=None):
+            if not gt.exists():
+                raise AslUsageError(f"{gt}: not found")
+            if not gt.is_dir():
+                raise AslUsageError(f"{gt}: not a folder")
+            return {"J": 1.0}
+
+    with pytest.raises(AssertionError, match="accepted empty-gt"):
+        check_evaluator(Lenient(), tmp_dir=tmp_path)

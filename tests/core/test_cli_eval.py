@@ -306,7 +306,10 @@ def test_json_error_leaves_stdout_empty(
 
 
 def test_plugins_lists_the_evaluator(capsys: pytest.CaptureFixture[str]) -> None:
-    """``asl-run plugins --kind evaluator`` lists the built-in 'act' evaluator."""
+    """``asl-run plugins --kind evaluator`` lists the built-in evaluators, 'act' and 'vos'."""
     assert main(["plugins", "--json", "--kind", "evaluator"]) == 0
     payload = json.loads(capsys.readouterr().out)
-    assert [(p["kind"], p["name"]) for p in payload["plugins"]] == [("evaluator", "act")]
+    assert [(p["kind"], p["name"]) for p in payload["plugins"]] == [
+        ("evaluator", "act"),
+        ("evaluator", "vos"),
+    ]
