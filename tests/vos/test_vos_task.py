@@ -344,3 +344,27 @@ def test_asl_run_eval_act_refuses_pred(tmp_path: Path, capsys) -> None:
     argv = ["eval", "--gt", str(tmp_path / "x.pkl"), "--pred", str(tmp_path)]
     assert main(argv) == 2
     assert "--pred" in capsys.readouterr().err
+
+
+def test_a_static_sample_warps_one_labelled_frame_with_exact_targets(task: VosTask) -> None:
+    """Frame 0 is the labelled frame itself; later frames are warps of it whose targets only
+    hold the labelled frame's ids; weights are 1 (exact targets)."""
+    info = task.pool()[0]
+    labelled = np.asarray([2])
+    ids = np.asarray(task.data.read_masks(info.id)[2])[None].copy()
+    frames, targets, weights, objects = task._static_sample(
+        info.id, labelled, ids, np.random.default_rng(0)
+    )
+    s = task.params.sample_frames
+    assert frames.shape == (s, task.height, task.width, 3)
+    assert np.array_equal(frames[0], task.data.read_frames(info.id)[2])
+    assert np.array_equal(targets[0], ids[0])
+    assert set(np.unique(targets)) <= set(np.unique(ids))
+    assert not np.array_equal(targets[1], targets[0])  # it moved
+    assert (weights == 1.0).all()
+    assert objects == [int(o) for o in np.unique(ids) if o]
+
+
+def test_static_fraction_must_be_a_share(root: Path) -> None:
+    with pytest.raises(ConfigError, match="static_fraction"):
+        _params(root, static_fraction=1.5)

@@ -16,7 +16,10 @@ STCN's given first frame); the others lie within ``max_jump`` sampled frames of 
 in time, and are segmented in turn with the memory of the frames before them in the sample
 (:func:`.inference.training_forward`). Their targets are the annotations when labelled and
 otherwise the nearest labelled frame's masks (pseudo-labels); each frame's cross-entropy is
-weighted by the configured :class:`asl_core.SparseLoss` (MGW by default, paper eq. 4).
+weighted by the configured :class:`asl_core.SparseLoss` (MGW by default, paper eq. 4). A share
+``static_fraction`` of the samples are instead random affine warps of one labelled frame with
+exact targets (STCN's stage-0 static-image training): at a few labels per video the
+pseudo-labels of a real sequence are all copies of one mask, which alone teaches copying.
 
 Evaluation (:meth:`VosTask.evaluate`) is the standard semi-supervised protocol on held-out
 videos: every object is given at its first annotated frame and propagated forward with a
@@ -125,6 +128,11 @@ class VosParams:
         max_objects: objects per training sample (drawn among those on the labelled frame).
         sample_frames: frames per training sample (STCN: 3).
         max_jump: largest gap, in annotated frames, between consecutive frames of a sample.
+        static_fraction: share of training samples made from a single labelled frame by random
+            affine warps (STCN's stage-0 training on static images), whose targets are exact;
+            the others are real frame sequences trained through the SparseLoss. Without them a
+            video with one labelled frame teaches only "copy that mask" (its pseudo-labels are
+            all that same mask).
         iterations: training steps per cycle (the model is retrained from scratch).
         batch_size: samples per step.
         lr: Adam learning rate (the peak, with ``lr_schedule="cosine"``).
@@ -138,8 +146,8 @@ class VosParams:
     data_root: str = "data/synthetic_vos"
     split: str = "train"
     eval_split: str = "holdout"
-    val_videos: int = field(default=12, converter=int, validator=validators.ge(1))
-    unseen_categories: int | tuple[str, ...] = field(default=2, converter=_unseen)
+    val_videos: int = field(default=16, converter=int, validator=validators.ge(1))
+    unseen_categories: int | tuple[str, ...] = field(default=1, converter=_unseen)
     holdout_seed: int = field(default=0, converter=int)
     meta_file: str = "meta.json"
     images_dir: str = "JPEGImages"
@@ -158,7 +166,8 @@ class VosParams:
     max_objects: int = field(default=3, converter=int, validator=_positive)
     sample_frames: int = field(default=3, converter=int, validator=validators.ge(2))
     max_jump: int = field(default=3, converter=int, validator=_positive)
-    iterations: int = field(default=300, converter=int, validator=_positive)
+    static_fraction: float = field(default=0.5, converter=float)
+    iterations: int = field(default=600, converter=int, validator=_positive)
     batch_size: int = field(default=4, converter=int, validator=_positive)
     lr: float = field(default=1e-3, converter=float, validator=_positive)
     lr_schedule: str = field(default="cosine", validator=validators.in_(("cosine", "constant")))
@@ -171,6 +180,11 @@ class VosParams:
     def _check_size(self, attribute: Any, value: tuple[int, int] | None) -> None:
         if value is not None and (value[0] % 16 or value[1] % 16):
             raise ValueError(f"frame_size must be multiples of 16 (the 1/16 stride), got {value}")
+
+    @static_fraction.validator
+    def _check_static(self, attribute: Any, value: float) -> None:
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"static_fraction must lie in [0, 1], got {value}")
 
     @dropout.validator
     def _check_dropout(self, attribute: Any, value: float) -> None:
@@ -402,6 +416,56 @@ class VosTask(Configurable):
             present = sorted(int(i) for i in rng.choice(present, p.max_objects, replace=False))
         return frames, targets, weights[frames], present
 
+    def _static_sample(
+        self, video: str, labelled: np.ndarray, ids: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int]]:
+        """A sample of ``S`` random affine warps of one labelled frame (rotation within 15
+        degrees, scale 0.85-1.15, shear within 0.1, shift within 10 % of the frame, each warp
+        composed on the previous one so the motion accumulates): frames ``uint8[S, H, W, 3]``,
+        exact targets ``[S, H, W]``, weights 1, and the objects it trains on."""
+        from scipy import ndimage
+
+        p = self.params
+        i = int(rng.integers(labelled.size))
+        image = np.asarray(self.data.read_frames(video)[int(labelled[i])])
+        target = ids[i]
+        h, w = target.shape
+        centre = np.asarray([(h - 1) / 2.0, (w - 1) / 2.0])
+        frames, targets = [image], [target]
+        matrix, offset = np.eye(2), np.zeros(2)
+        for _ in range(p.sample_frames - 1):
+            angle = np.deg2rad(rng.uniform(-15.0, 15.0))
+            scale = rng.uniform(0.85, 1.15)
+            shear = rng.uniform(-0.1, 0.1)
+            step = (
+                np.asarray([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+                @ np.asarray([[1.0, shear], [0.0, 1.0]])
+                / scale
+            )
+            shift = rng.uniform(-0.1, 0.1, size=2) * np.asarray([h, w])
+            # output pixel q reads input pixel M q + o; composing keeps the warps cumulative
+            step_offset = centre - step @ centre + shift
+            matrix, offset = matrix @ step, matrix @ step_offset + offset
+            warped = np.stack(
+                [
+                    ndimage.affine_transform(
+                        image[..., c], matrix, offset, order=1, mode="constant", cval=0.0
+                    )
+                    for c in range(3)
+                ],
+                axis=-1,
+            )
+            frames.append(warped)
+            targets.append(
+                ndimage.affine_transform(target, matrix, offset, order=0, mode="constant", cval=0)
+            )
+        stack = np.stack(targets)
+        present = [int(o) for o in np.unique(stack[0]) if o != 0]
+        if len(present) > p.max_objects:
+            present = sorted(int(o) for o in rng.choice(present, p.max_objects, replace=False))
+        weights = np.ones(p.sample_frames, dtype=np.float32)
+        return np.stack(frames), stack, weights, present
+
     def train(
         self,
         model: VosModel,
@@ -446,8 +510,11 @@ class VosTask(Configurable):
             clips, firsts, targets, weights = [], [], [], []
             for k in rng.integers(len(prepared), size=p.batch_size):
                 vid, lab, ids, w = prepared[int(k)]
-                index, target, fw, objects = self._sample(vid, lab, ids, w, rng)
-                frames = self.data.read_frames(vid)[index]  # [S, H, W, 3]
+                if rng.random() < p.static_fraction:
+                    frames, target, fw, objects = self._static_sample(vid, lab, ids, rng)
+                else:
+                    index, target, fw, objects = self._sample(vid, lab, ids, w, rng)
+                    frames = self.data.read_frames(vid)[index]  # [S, H, W, 3]
                 # channel c+1 is object objects[c]; other objects' pixels count as background
                 chan = np.zeros(256, dtype=np.int64)
                 for c, oid in enumerate(objects):
