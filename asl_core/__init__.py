@@ -9,6 +9,7 @@ from __future__ import annotations
 from .errors import (
     AslError,
     AslUsageError,
+    AwaitingAnnotations,
     BudgetError,
     ConfigError,
     DuplicatePluginError,
@@ -18,6 +19,15 @@ from .errors import (
     ResumeMismatchError,
     RunDirError,
     UnknownPluginError,
+)
+from .exchange import (
+    ExchangeFormatError,
+    ExchangeRequest,
+    ExchangeVideo,
+    ImportedFrame,
+    ImportResult,
+    RequestedFrame,
+    validate_import,
 )
 from .hookspecs import RegisterFn, hookimpl
 from .interfaces import (
@@ -61,6 +71,7 @@ __all__ = [
     "MC_PROBS",
     "AslError",
     "AslUsageError",
+    "AwaitingAnnotations",
     "BudgetError",
     "ConfigError",
     "Configurable",
@@ -70,10 +81,15 @@ __all__ = [
     "DatasetTool",
     "DuplicatePluginError",
     "Evaluator",
+    "ExchangeFormatError",
+    "ExchangeRequest",
+    "ExchangeVideo",
     "FrameAnnotation",
     "FrameRef",
     "FrameStats",
     "FrozenMap",
+    "ImportResult",
+    "ImportedFrame",
     "LabelState",
     "LedgerError",
     "NoParams",
@@ -85,6 +101,7 @@ __all__ = [
     "Progress",
     "Region",
     "RegisterFn",
+    "RequestedFrame",
     "ResumeMismatchError",
     "RunDirError",
     "Scorer",
@@ -102,4 +119,5 @@ __all__ = [
     "hookimpl",
     "parse_params",
     "readonly_array",
+    "validate_import",
 ]

@@ -30,7 +30,8 @@ Commands::
 Exit codes: 0 success, 2 usage or config error (unknown plugin, bad option, --resume with
 different options, a missing, malformed or unsafe input file of ``select`` or ``eval``),
 1 runtime failure (a damaged run directory, a plugin that fails while running, an unreadable
-dataset file, ``data check`` finding problems), 130 interrupted.
+dataset file, ``data check`` finding problems), 3 paused: the oracle waits for people to annotate
+(``asl-run export`` / ``import``, then ``--resume``), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -61,10 +62,20 @@ from rich.progress import (
 from rich.table import Table
 
 from . import __version__
-from .errors import AslError, AslUsageError, ConfigError, PluginContractError, ResumeMismatchError
+from .errors import (
+    AslError,
+    AslUsageError,
+    AwaitingAnnotations,
+    ConfigError,
+    PluginContractError,
+    ResumeMismatchError,
+)
 from .plugins import KINDS, PluginManager, default_plugin_manager
 
-__all__ = ["main"]
+__all__ = ["EXIT_AWAITING", "main"]
+
+#: exit code of a run that paused for people to annotate (``AwaitingAnnotations``)
+EXIT_AWAITING = 3
 
 SUBCOMMANDS = ("run", "plugins", "data", "select", "compare", "eval")
 
@@ -1228,6 +1239,14 @@ def cmd_run(args: argparse.Namespace, manager: PluginManager, out: Console) -> i
         results = ActiveLearningLoop(run, cfg, components, observer).run()
     except KeyboardInterrupt:
         raise RunInterrupted(run.root) from None
+    except AwaitingAnnotations as exc:
+        # a pause, not a failure: people annotate, then the run resumes
+        out.print(f"[bold]paused:[/] {escape(str(exc))}")
+        out.print(
+            f"next: asl-run export --run {run.root} --format cvat|labelstudio|coco --out FILE; "
+            f"annotate; asl-run import --run {run.root} FILE; asl-run --resume {run.root}"
+        )
+        return EXIT_AWAITING
     except AslError:
         raise
     except Exception as exc:

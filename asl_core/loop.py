@@ -39,7 +39,13 @@ from attrs import frozen
 from . import __version__
 from .budget import NextBudget, initial_selection, next_budget
 from .config import PLUGIN_SECTIONS, BudgetParams, budget_of, render_config, validate_config
-from .errors import ConfigError, LedgerError, PluginContractError, RunDirError
+from .errors import (
+    AwaitingAnnotations,
+    ConfigError,
+    LedgerError,
+    PluginContractError,
+    RunDirError,
+)
 from .interfaces import NullProgress, Oracle, Progress, Scorer, Selector, SparseLoss, Task
 from .ledger import Ledger, LedgerContents
 from .plugins import PluginManager
@@ -761,22 +767,37 @@ class ActiveLearningLoop:
             progress.start(len(missing), "frames")
             buffer: list[tuple[int, Any]] = []
             received = 0
-            for ann in self.c.oracle.annotate(missing, self.c.task):
-                if received >= len(missing) or ann.ref != missing[received]:
-                    raise PluginContractError(
-                        f"oracle {oracle_name!r}: annotation {received} is for {ann.ref}, expected "
-                        f"{missing[received] if received < len(missing) else 'no more frames'}"
-                    )
-                if ann.pseudo:
-                    raise PluginContractError(
-                        f"oracle {oracle_name!r}: returned a pseudo-label for a purchased frame"
-                    )
-                buffer.append((cycle, ann))
-                received += 1
-                if len(buffer) >= ANNOTATE_CHUNK:
-                    self.ledger.append(buffer)
-                    progress.advance(len(buffer))
-                    buffer = []
+            try:
+                for ann in self.c.oracle.annotate(missing, self.c.task):
+                    if received >= len(missing) or ann.ref != missing[received]:
+                        raise PluginContractError(
+                            f"oracle {oracle_name!r}: annotation {received} is for {ann.ref}, "
+                            "expected "
+                            f"{missing[received] if received < len(missing) else 'no more frames'}"
+                        )
+                    if ann.pseudo:
+                        raise PluginContractError(
+                            f"oracle {oracle_name!r}: returned a pseudo-label for a purchased frame"
+                        )
+                    buffer.append((cycle, ann))
+                    received += 1
+                    if len(buffer) >= ANNOTATE_CHUNK:
+                        self.ledger.append(buffer)
+                        progress.advance(len(buffer))
+                        buffer = []
+            except AwaitingAnnotations as exc:
+                # people annotate the rest: keep what arrived, say what waits, stop here
+                self.ledger.append(buffer)
+                waiting = missing[received:]
+                self._state(
+                    cycle=cycle,
+                    phase="annotate",
+                    status="awaiting_annotations",
+                    waiting=len(waiting),
+                )
+                raise AwaitingAnnotations(
+                    waiting, exc.detail, cycle=cycle, run=self.run_dir.root
+                ) from None
             self.ledger.append(buffer)
             progress.advance(len(buffer))
         if received != len(missing):

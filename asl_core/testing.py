@@ -674,17 +674,28 @@ def check_loss(loss: Any) -> None:
 
 def check_oracle(oracle: Any, task: Any | None = None) -> None:
     """Check an Oracle class or instance: one :class:`FrameAnnotation` per requested frame, in
-    order, not pseudo, with a finite non-negative cost; deterministic.
+    order, not pseudo, with a finite non-negative cost; deterministic. An oracle of people
+    (one that raises :class:`~asl_core.errors.AwaitingAnnotations`) must name exactly the
+    requested frames in it.
 
     Raises:
         AssertionError: describing the first violation.
     """
+    from .errors import AwaitingAnnotations
+
     obj = _instantiate(oracle)
     what = f"oracle {type(obj).__name__}"
     task = task or FakeTask(FakeTaskParams(num_videos=3, num_test_videos=1))
     pool = task.pool()
     frames = [FrameRef(v.id, f) for v in pool for f in (0, v.num_frames // 2, v.num_frames - 1)]
-    anns = list(obj.annotate(frames, task))
+    try:
+        anns = list(obj.annotate(frames, task))
+    except AwaitingAnnotations as exc:
+        # a human-in-the-loop oracle: it must name exactly the frames it could not answer
+        if list(exc.frames) != frames:
+            _fail(what, "AwaitingAnnotations must name the requested frames, in order")
+        _check_picklable(obj, what)
+        return
     if len(anns) != len(frames):
         _fail(what, f"returned {len(anns)} annotations for {len(frames)} frames")
     for ref, ann in zip(frames, anns, strict=True):

@@ -12,3 +12,8 @@ def register_oracles(register: RegisterFn) -> None:
         "asl_oracles.simulated:SimulatedOracle",
         summary="reveals the task's ground truth; cost = regions x clicks (paper §4)",
     )
+    register(
+        "exchange",
+        "asl_oracles.exchange_oracle:ExchangeOracle",
+        summary="people annotate in a tool: the run pauses for asl-run export / import (CVAT, Label Studio, COCO)",
+    )
