@@ -26,6 +26,11 @@ Commands::
                                     frame-AP / video-AP of any detector's output files
     asl-run eval vos --gt DIR --pred DIR [--meta meta.json] [--json]
                                     J, F and J&F (seen / unseen) of palette-mask folders
+    asl-run export --run DIR --format cvat|labelstudio|coco --out PATH [--mode tracks|frames]
+                   [--frames-dir DIR]
+                                    the frames a paused run waits for, for an annotation tool
+    asl-run import --run DIR FILE [--format F] [--accept-extra]
+                                    check an annotated file and add it to the run's ledger
 
 Exit codes: 0 success, 2 usage or config error (unknown plugin, bad option, --resume with
 different options, a missing, malformed or unsafe input file of ``select`` or ``eval``),
@@ -77,7 +82,7 @@ __all__ = ["EXIT_AWAITING", "main"]
 #: exit code of a run that paused for people to annotate (``AwaitingAnnotations``)
 EXIT_AWAITING = 3
 
-SUBCOMMANDS = ("run", "plugins", "data", "select", "compare", "eval")
+SUBCOMMANDS = ("run", "plugins", "data", "select", "compare", "eval", "export", "import")
 
 # CLI flag → dotted config key, for the plain value flags
 _VALUE_FLAGS = {
@@ -617,6 +622,93 @@ def cmd_eval(args: argparse.Namespace, manager: PluginManager, out: Console) -> 
     for family, per_threshold in results.items():
         title = f"{names.get(family, family)} · preset {preset} · {args.gt.name} split {split}"
         out.print(_ap_table(escape(title), per_threshold))
+    return 0
+
+
+# --------------------------------------------------------------------------- export / import
+
+
+def _export_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="asl-run export",
+        description=(
+            "Write the frames a paused run (oracle 'exchange', state awaiting_annotations) waits "
+            "for, in an annotation tool's format; annotate them, then 'asl-run import'. "
+            "Walk-through: docs/annotation-tools.md."
+        ),
+    )
+    p.add_argument("--run", type=Path, required=True, metavar="DIR", help="the paused run")
+    p.add_argument(
+        "--format", required=True, help="cvat (CVAT for video 1.1 XML), labelstudio or coco"
+    )
+    p.add_argument("--out", type=Path, required=True, metavar="PATH", help="file to write")
+    p.add_argument(
+        "--mode",
+        choices=("tracks", "frames"),
+        help="cvat: tracks over whole videos (default) or only the requested frames as images",
+    )
+    p.add_argument(
+        "--frames-dir", type=Path, metavar="DIR", help="coco: also write the frames as JPEGs here"
+    )
+    return p
+
+
+def _import_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="asl-run import",
+        description=(
+            "Check an annotated file against a paused run and append its new frames to the "
+            "run's ledger (nothing is written if any check fails; importing a file twice adds "
+            "nothing the second time); then 'asl-run --resume DIR'."
+        ),
+    )
+    p.add_argument("--run", type=Path, required=True, metavar="DIR", help="the paused run")
+    p.add_argument("file", type=Path, metavar="FILE", help="the annotated export")
+    p.add_argument("--format", help="cvat, labelstudio or coco (default: from the file)")
+    p.add_argument(
+        "--accept-extra",
+        action="store_true",
+        help="also buy annotated frames the run did not ask for",
+    )
+    return p
+
+
+def cmd_export(args: argparse.Namespace, manager: PluginManager, out: Console) -> int:
+    from .handoff import export_run
+
+    if args.out.exists() and not args.out.is_dir() and args.out.stat().st_size:
+        raise AslUsageError(f"{args.out}: exists already; choose another --out (nothing written)")
+    options: dict[str, Any] = {}
+    if args.mode is not None:
+        options["mode"] = args.mode
+    if args.frames_dir is not None:
+        options["frames_dir"] = args.frames_dir
+    summary = export_run(args.run, args.format, args.out, manager, options=options)
+    out.print(
+        f"wrote {summary.frames} frames of {summary.videos} videos (cycle {summary.cycle}) to "
+        f"[bold]{escape(str(summary.path))}[/] ({summary.format}); annotate them, then: "
+        f"asl-run import --run {escape(str(args.run))} {escape(str(summary.path))}"
+    )
+    return 0
+
+
+def cmd_import(args: argparse.Namespace, manager: PluginManager, out: Console) -> int:
+    from .handoff import import_annotations
+
+    summary = import_annotations(
+        args.run, args.file, manager, fmt=args.format, accept_extra=args.accept_extra
+    )
+    for warning in summary.warnings:
+        out.print(f"[yellow]warning:[/] {escape(warning)}")
+    out.print(
+        f"cycle {summary.cycle}: added {summary.added} annotated frames "
+        f"({summary.extra} not requested), cost {summary.cost:g}; skipped "
+        f"{summary.duplicates} already imported and {summary.ignored_interpolated} interpolated"
+    )
+    if summary.still_waiting:
+        out.print(f"still waiting for {summary.still_waiting} frames of cycle {summary.cycle}")
+    else:
+        out.print(f"cycle {summary.cycle} is complete: asl-run --resume {escape(str(args.run))}")
     return 0
 
 
@@ -1277,6 +1369,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "select": _select_parser,
         "compare": _compare_parser,
         "eval": _eval_parser,
+        "export": _export_parser,
+        "import": _import_parser,
     }.get(command, _run_parser)()
     try:
         args = parser.parse_args(argv)
@@ -1294,6 +1388,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_compare(args, manager, out)
         if command == "eval":
             return cmd_eval(args, manager, out)
+        if command == "export":
+            return cmd_export(args, manager, out)
+        if command == "import":
+            return cmd_import(args, manager, out)
         return cmd_run(args, manager, out)
     # messages are escaped: "[T, F, C, H, W]" or a video id in brackets is text, not rich markup
     except AslUsageError as exc:

@@ -352,6 +352,18 @@ class FakeTask(Configurable):
             probs = np.stack([1.0 - fg, fg], axis=2).astype(np.float32)
             yield info.id, {MC_PROBS: probs}
 
+    @property
+    def category_names(self) -> tuple[str, ...]:
+        """Class names for annotation tools (``class0``, ``class1``, ...)."""
+        return tuple(f"class{i}" for i in range(self.params.num_classes))
+
+    def exchange_videos(self, ids: Sequence[str]) -> dict[str, Any]:
+        """Each video as an annotation tool sees it (``asl-run export`` / ``import``)."""
+        from .exchange import ExchangeVideo
+
+        size = self.params.size
+        return {v: ExchangeVideo(v, self._by_id[v].info.num_frames, size, size) for v in ids}
+
     def ground_truth(self, frames: Sequence[FrameRef]) -> list[tuple[Region, ...]]:
         """The actor's box on frames inside its tube; no region elsewhere."""
         out: list[tuple[Region, ...]] = []

@@ -38,6 +38,7 @@ from asl_core import (
     MC_PROBS,
     ConfigError,
     Configurable,
+    ExchangeVideo,
     FrameAnnotation,
     FrameRef,
     LabelState,
@@ -507,6 +508,21 @@ class ActionDetTask(Configurable):
                 yield info.id, {MC_PROBS: np.stack([1.0 - fg, fg], axis=2)}
         finally:
             model.cpu()
+
+    @property
+    def category_names(self) -> tuple[str, ...]:
+        """The action classes, in label order (for annotation tools)."""
+        return tuple(self.dataset.labels)
+
+    def exchange_videos(self, ids: Sequence[str]) -> dict[str, ExchangeVideo]:
+        """Each pool video as an annotation tool sees it: frame count, size, and the frame file
+        names (``frame_pattern`` of the 1-based frame number) (``asl-run export`` / ``import``)."""
+        out = {}
+        for vid in ids:
+            video = self._train[vid]
+            names = tuple(self.params.frame_pattern.format(i + 1) for i in range(video.num_frames))
+            out[vid] = ExchangeVideo(vid, video.num_frames, self.width, self.height, names)
+        return out
 
     def ground_truth(self, frames: Sequence[FrameRef]) -> list[tuple[Region, ...]]:
         """Each actor on the frame: box and mask from the dataset (simulated oracle only)."""

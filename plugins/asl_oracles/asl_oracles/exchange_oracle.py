@@ -15,10 +15,22 @@ clicks_per_region + frame_overhead``, as the simulated oracle).
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
 
 from attrs import field, frozen, validators
 
-from asl_core import AwaitingAnnotations, FrameAnnotation, FrameRef, OracleBase, Region, Task
+from asl_core import (
+    AslUsageError,
+    AwaitingAnnotations,
+    ExchangeRequest,
+    FrameAnnotation,
+    FrameRef,
+    ImportResult,
+    OracleBase,
+    Region,
+    Task,
+)
 
 __all__ = ["ExchangeOracle", "ExchangeOracleParams"]
 
@@ -46,6 +58,8 @@ class ExchangeOracle(OracleBase):
 
     Params = ExchangeOracleParams
     name = "exchange"
+    #: the file formats of ``asl-run export`` / ``import``
+    formats = ("cvat", "labelstudio", "coco")
 
     def annotate(self, frames: Sequence[FrameRef], task: Task) -> Iterator[FrameAnnotation]:
         """Raise :class:`asl_core.AwaitingAnnotations` for ``frames`` (none is answered here)."""
@@ -62,3 +76,43 @@ class ExchangeOracle(OracleBase):
         if p.cost_unit == "seconds" and seconds is not None:
             return float(seconds)
         return p.frame_overhead + len(regions) * p.clicks_per_region
+
+    def write_request(self, fmt: str, request: ExchangeRequest, path: Path, **options: Any) -> None:
+        """Write ``request`` as ``fmt`` (``asl-run export``). Options: ``mode`` (cvat:
+        ``"tracks"`` or ``"frames"``), ``frames_dir`` and ``read_frame`` (coco: also write the
+        frames as JPEGs)."""
+        if fmt == "cvat":
+            from .cvat import write_cvat
+
+            write_cvat(request, path, mode=options.get("mode") or "tracks")
+        elif fmt == "labelstudio":
+            from .labelstudio import write_labelstudio
+
+            write_labelstudio(request, path)
+        elif fmt == "coco":
+            from .coco import write_coco
+
+            write_coco(
+                request,
+                path,
+                frames_dir=options.get("frames_dir"),
+                read_frame=options.get("read_frame"),
+            )
+        else:
+            raise AslUsageError(f"unknown format {fmt!r}; choose one of {', '.join(self.formats)}")
+
+    def read_file(self, fmt: str, path: Path, request: ExchangeRequest) -> ImportResult:
+        """Read an annotated ``fmt`` file against ``request`` (``asl-run import``)."""
+        if fmt == "cvat":
+            from .cvat import read_cvat
+
+            return read_cvat(path, request)
+        if fmt == "labelstudio":
+            from .labelstudio import read_labelstudio
+
+            return read_labelstudio(path, request)
+        if fmt == "coco":
+            from .coco import read_coco
+
+            return read_coco(path, request)
+        raise AslUsageError(f"unknown format {fmt!r}; choose one of {', '.join(self.formats)}")

@@ -51,6 +51,7 @@ from asl_core import (
     MC_PROBS,
     ConfigError,
     Configurable,
+    ExchangeVideo,
     FrameAnnotation,
     FrameRef,
     LabelState,
@@ -673,6 +674,21 @@ class VosTask(Configurable):
                 yield info.id, {MC_PROBS: probs.cpu().numpy().astype(np.float32, copy=False)}
         finally:
             model.net = net.cpu()
+
+    @property
+    def category_names(self) -> tuple[str, ...]:
+        """Object categories, index = ``Region.category`` (for annotation tools)."""
+        return (*self.categories, "unknown")
+
+    def exchange_videos(self, ids: Sequence[str]) -> dict[str, ExchangeVideo]:
+        """Each pool video as an annotation tool sees it: the annotated frames' JPEG names and
+        the (resized) frame size (``asl-run export`` / ``import``)."""
+        out = {}
+        for vid in ids:
+            video = self.data.video(vid)
+            names = tuple(f"{name}.jpg" for name in video.frames)
+            out[vid] = ExchangeVideo(vid, len(names), video.width, video.height, names)
+        return out
 
     def ground_truth(self, frames: Sequence[FrameRef]) -> list[tuple[Region, ...]]:
         """Every visible object of each frame: id, category index, tight box and RLE mask
