@@ -11,8 +11,9 @@ The run's oracle does the format work (core code never imports a plugin): it mus
 ``formats`` (names), ``write_request(fmt, request, path, **options)``, ``read_file(fmt, path,
 request) -> ImportResult`` and ``frame_cost(regions, seconds) -> float``; the built-in
 ``exchange`` oracle (package ``asl_oracles``) does, for ``cvat``, ``labelstudio`` and ``coco``.
-The task describes its videos with ``exchange_videos(ids) -> {id: ExchangeVideo}`` and names
-its classes with ``category_names``.
+The task describes its videos with ``exchange_videos(ids) -> {id: ExchangeVideo}``, names
+its classes with ``category_names`` and, to export frame images, reads one with
+``read_frame(video, index) -> uint8[H, W, 3]``.
 
 Guarantees: importing the same file twice adds nothing the second time (frames already in the
 ledger for the cycle are skipped); frames the run did not ask for are refused unless
@@ -175,7 +176,16 @@ def export_run(
                 f"{run.root}: every frame of cycle {request.cycle} is annotated already; run "
                 f"asl-run --resume {run.root}"
             )
-        components.oracle.write_request(fmt, request, Path(out), **dict(options or {}))
+        opts = dict(options or {})
+        if opts.get("frames_dir") is not None:
+            read_frame = getattr(components.task, "read_frame", None)
+            if read_frame is None:
+                raise AslUsageError(
+                    f"task {components.names['task']!r} cannot read its frames for export "
+                    "(it has no read_frame); leave out --frames-dir"
+                )
+            opts["read_frame"] = read_frame
+        components.oracle.write_request(fmt, request, Path(out), **opts)
     return ExportSummary(Path(out), fmt, request.cycle, len(request.requested), len(request.videos))
 
 

@@ -524,6 +524,10 @@ class ActionDetTask(Configurable):
             out[vid] = ExchangeVideo(vid, video.num_frames, self.width, self.height, names)
         return out
 
+    def read_frame(self, video: str, index: int) -> np.ndarray:
+        """Frame ``index`` of a pool video, ``uint8[H, W, 3]`` (``asl-run export --frames-dir``)."""
+        return np.asarray(self.dataset.read_frames(video)[index])
+
     def ground_truth(self, frames: Sequence[FrameRef]) -> list[tuple[Region, ...]]:
         """Each actor on the frame: box and mask from the dataset (simulated oracle only)."""
         return [tuple(self.dataset.frame_regions(ref.video, ref.frame)) for ref in frames]

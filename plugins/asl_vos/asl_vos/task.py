@@ -690,6 +690,10 @@ class VosTask(Configurable):
             out[vid] = ExchangeVideo(vid, len(names), video.width, video.height, names)
         return out
 
+    def read_frame(self, video: str, index: int) -> np.ndarray:
+        """Frame ``index`` of a pool video, ``uint8[H, W, 3]`` (``asl-run export --frames-dir``)."""
+        return np.asarray(self.data.read_frames(video)[index])
+
     def ground_truth(self, frames: Sequence[FrameRef]) -> list[tuple[Region, ...]]:
         """Every visible object of each frame: id, category index, tight box and RLE mask
         (simulated oracle only)."""
