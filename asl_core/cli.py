@@ -641,7 +641,14 @@ def _export_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--format", required=True, help="cvat (CVAT for video 1.1 XML), labelstudio or coco"
     )
-    p.add_argument("--out", type=Path, required=True, metavar="PATH", help="file to write")
+    p.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="PATH",
+        help="file to write (cvat: a folder of one <video>.xml per video, unless PATH ends in "
+        ".xml and one video waits)",
+    )
     p.add_argument(
         "--mode",
         choices=("tracks", "frames"),

@@ -107,3 +107,56 @@ def test_export_refuses_to_overwrite_a_file(tmp_path: Path, capsys) -> None:
     out.write_text("keep me")
     assert main(["export", "--run", str(run), "--format", "coco", "--out", str(out)]) == 2
     assert out.read_text() == "keep me"
+
+
+def test_cvat_round_trip_through_the_cli(tmp_path: Path, capsys) -> None:
+    """Export one CVAT for video 1.1 file per video into a folder; the annotator draws a track
+    with a keyframe on each requested frame (and CVAT's interpolated frames between them)."""
+    import xml.etree.ElementTree as ET
+
+    run = _start(tmp_path)
+    out = tmp_path / "cvat"
+    assert main(["export", "--run", str(run), "--format", "cvat", "--out", str(out)]) == 0
+    waiting = _waiting(run)
+    files = sorted(out.glob("*.xml"))
+    assert {p.stem for p in files} == {v for v, _ in waiting}
+    for path in files:
+        tree = ET.parse(path)
+        frames = sorted(f for v, f in waiting if v == path.stem)
+        track = ET.SubElement(tree.getroot(), "track", id="0", label="class0", source="manual")
+        for f in range(frames[0], frames[-1] + 1):
+            ET.SubElement(
+                track,
+                "box",
+                frame=str(f),
+                keyframe="1" if f in frames else "0",
+                outside="0",
+                occluded="0",
+                xtl="1.00",
+                ytl="1.00",
+                xbr="5.00",
+                ybr="5.00",
+                z_order="0",
+            )
+        ET.SubElement(
+            track,
+            "box",
+            frame=str(frames[-1] + 1),
+            keyframe="1",
+            outside="1",
+            occluded="0",
+            xtl="1.00",
+            ytl="1.00",
+            xbr="5.00",
+            ybr="5.00",
+            z_order="0",
+        )
+        tree.write(path)
+    assert main(["import", "--run", str(run), str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "complete" in text
+    records = Ledger(run / "ledger.jsonl").read().records
+    # only the keyframes are bought, never CVAT's interpolated frames
+    assert sorted((r.annotation.video, r.annotation.frame) for r in records) == sorted(waiting)
+    assert all(r.annotation.regions[0].box == (1.0, 1.0, 5.0, 5.0) for r in records)
+    assert main(["--resume", str(run), "--quiet"]) == 0
