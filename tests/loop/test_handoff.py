@@ -282,3 +282,24 @@ def test_guess_format_reads_names_and_first_bytes(tmp_path) -> None:
     assert guess_format(tmp_path / "b.json") == "coco"
     with pytest.raises(AslUsageError, match="--format"):
         guess_format(tmp_path / "x.txt")
+
+
+def test_a_crash_between_selection_and_ledger_leaves_the_extra_frame_waiting(
+    tmp_path, manager, monkeypatch
+) -> None:
+    """Extras go into selection.json first: if the process dies before the ledger append, the
+    run waits for them (nothing half-bought), and importing the file again completes it."""
+    run = _paused_run(tmp_path, manager)
+    extra = _unrequested(run)
+    file = _write(tmp_path / "a.json", [*_rows(_waiting(run)), *_rows([extra])])
+
+    def crash(self, records):
+        raise OSError("disk gone")
+
+    with monkeypatch.context() as m:
+        m.setattr(Ledger, "append", crash)
+        with pytest.raises(OSError):
+            import_annotations(run, file, manager, fmt="table", accept_extra=True)
+    assert extra in _waiting(run) and _ledger_bytes(run) == b""
+    summary = import_annotations(run, file, manager, fmt="table", accept_extra=True)
+    assert summary.added == len(_waiting(run)) and summary.still_waiting == 0
