@@ -142,7 +142,10 @@ def _run_parser() -> argparse.ArgumentParser:
             "file, 'asl-run select' selects frames from a labels file and your own per-frame "
             "statistics (or none, for random and equidistant; priced when the labels file gives "
             "actors), 'asl-run compare' runs and tabulates a grid of scorers x seeds, "
-            "'asl-run eval' computes frame-AP / video-AP of detection files."
+            "'asl-run eval' computes frame-AP / video-AP of detection files (and J / F of mask "
+            "folders: 'asl-run eval vos'), 'asl-run export' / 'asl-run import' hand a paused "
+            "run's frames to an annotation tool and take the annotations back (--oracle "
+            "exchange; exit code 3 = paused)."
         ),
         epilog="Example: asl-run --task fake --scorer random --selector global --cycles 3",
     )
