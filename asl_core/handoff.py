@@ -13,7 +13,12 @@ request) -> ImportResult`` and ``frame_cost(regions, seconds) -> float``; the bu
 ``exchange`` oracle (package ``asl_oracles``) does, for ``cvat``, ``labelstudio`` and ``coco``.
 The task describes its videos with ``exchange_videos(ids) -> {id: ExchangeVideo}``, names
 its classes with ``category_names`` and, to export frame images, reads one with
-``read_frame(video, index) -> uint8[H, W, 3]``.
+``read_frame(video, index) -> uint8[H, W, 3]``. A task with ``predict_regions(model, frames)
+-> [tuple[Region, ...]]`` gets its requested frames **pre-filled** with the predictions of the
+model that selected them (the previous cycle's checkpoint; the initial random frames of cycle 0
+have none). The predictions are computed once, at the first export, and kept in
+``cycles/NNN/prefill.jsonl``, so the import sees exactly what the annotators started from (the
+CVAT reader matches tracks back by them).
 
 Guarantees: importing the same file twice adds nothing the second time (frames already in the
 ledger for the cycle are skipped); frames the run did not ask for are refused unless
@@ -148,6 +153,7 @@ def _request(
         for r in contents.records
         if not r.annotation.pseudo and r.cycle != cycle and r.annotation.ref.video in chosen
     }
+    predictions = _prefill(run, cycle, components, [r.ref for r in requested])
     request = ExchangeRequest(
         run=run.root.name,
         cycle=cycle,
@@ -155,8 +161,47 @@ def _request(
         categories=tuple(names),
         requested=requested,
         context=context,
+        predictions={ref: regions for ref, regions in predictions.items() if regions},
     )
     return request, bought, sel_path, data
+
+
+def _prefill(
+    run: Any, cycle: int, components: Any, frames: list[FrameRef]
+) -> dict[FrameRef, tuple[Region, ...]]:
+    """The selecting model's regions on ``frames``, computed once per cycle and cached in
+    ``cycles/NNN/prefill.jsonl`` (see module doc); ``{}`` when there is no model to ask."""
+    from .ledger import decode_record, encode_record
+    from .rundir import atomic_write_bytes
+
+    task = components.task
+    predict = getattr(task, "predict_regions", None)
+    path = run.cycle_dir(cycle) / "prefill.jsonl"
+    cached: dict[FrameRef, tuple[Region, ...]] = {}
+    if path.is_file():
+        try:
+            for line in path.read_bytes().splitlines():
+                ann = decode_record(json.loads(line)).annotation
+                cached[ann.ref] = ann.regions
+        except (ValueError, KeyError, TypeError) as exc:
+            raise RunDirError(f"{path}: unreadable pre-fill ({exc}); delete it") from None
+    missing = [ref for ref in frames if ref not in cached]
+    checkpoint = run.cycle_dir(cycle - 1) / f"model{task.checkpoint_suffix}" if cycle else None
+    if not missing or predict is None or checkpoint is None or not checkpoint.is_file():
+        return cached
+    regions = list(predict(task.load_checkpoint(checkpoint), missing))
+    if len(regions) != len(missing):
+        raise RunDirError(
+            f"task {components.names['task']!r}: predict_regions gave {len(regions)} results "
+            f"for {len(missing)} frames"
+        )
+    cached.update(zip(missing, (tuple(r) for r in regions), strict=True))
+    body = b"".join(
+        encode_record(cycle, FrameAnnotation(ref.video, ref.frame, regs, "model", 0.0, True))
+        for ref, regs in cached.items()
+    )
+    atomic_write_bytes(path, body)
+    return cached
 
 
 def export_run(

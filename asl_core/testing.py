@@ -352,6 +352,25 @@ class FakeTask(Configurable):
             probs = np.stack([1.0 - fg, fg], axis=2).astype(np.float32)
             yield info.id, {MC_PROBS: probs}
 
+    def predict_regions(
+        self, model: Mapping[str, np.ndarray], frames: Sequence[FrameRef]
+    ) -> list[tuple[Region, ...]]:
+        """The model's actor on each frame (``asl-run export`` pre-fill): the tight box of the
+        pixels with probability >= 0.5, labelled with the video's class (the fake model
+        localises but does not classify); no region when no pixel is."""
+        out: list[tuple[Region, ...]] = []
+        for ref in frames:
+            video = self._by_id[ref.video]
+            prior = self._pixel_inputs(video)[ref.frame][None]
+            z = self._logits(model, video.features[ref.frame][None], prior)  # [1, H, W]
+            ys, xs = np.nonzero(z[0] >= 0.0)
+            if not ys.size:
+                out.append(())
+                continue
+            box = (float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1))
+            out.append((Region(0, int(video.info.label), box),))
+        return out
+
     @property
     def category_names(self) -> tuple[str, ...]:
         """Class names for annotation tools (``class0``, ``class1``, ...)."""

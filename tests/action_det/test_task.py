@@ -215,3 +215,32 @@ def test_empty_masks_give_box_ap_zero(single_actor_task):
     )
     metrics = task.evaluate(model, np.random.default_rng(0), NullProgress())
     assert [metrics[k] for k in BOX_KEYS] == [0.0] * len(BOX_KEYS)
+
+
+def test_predict_regions_gives_the_tight_box_of_the_predicted_mask_and_the_voted_class(task):
+    """Export pre-fill: a model that predicts the true boxes and class on a pool video gives
+    back, per frame, the box's pixels as a Region box (x2, y2 exclusive) and that class; frames
+    without predicted pixels give no region."""
+    from asl_action_det.model import DetectorOutput
+
+    video = next(iter(task._train.values()))
+    masks = _box_masks(task, video)
+    outputs = []
+    for _, index, _ in task._tiles(video):
+        b = index.shape[0]
+        logits = torch.from_numpy(np.where(masks[index], 10.0, -10.0).astype(np.float32))
+        act = torch.full((b, task.num_classes), 0.1)
+        act[:, video.label] = 0.9
+        poses = torch.zeros(b, task.num_classes, 16)
+        outputs.append(DetectorOutput(act, logits, poses, torch.zeros(b, 2, 2)))
+    frames = [FrameRef(video.id, f) for f in range(video.num_frames)]
+    regions = task.predict_regions(_Replay(outputs), frames)
+    assert len(regions) == video.num_frames
+    for f, found in enumerate(regions):
+        if not masks[f].any():
+            assert found == ()
+            continue
+        (region,) = found
+        ys, xs = np.nonzero(masks[f])
+        assert region.box == (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
+        assert region.category == video.label

@@ -45,9 +45,12 @@ class TableOracle(OracleBase):
         yield from ()
 
     def write_request(self, fmt: str, request: ExchangeRequest, path: Path, **options: Any) -> None:
-        path.write_text(
-            json.dumps({"frames": [[r.ref.video, r.ref.frame] for r in request.requested]})
-        )
+        frames = [[r.ref.video, r.ref.frame] for r in request.requested]
+        prefill = {
+            f"{ref.video}:{ref.frame}": [list(r.box) for r in regions]
+            for ref, regions in request.predictions.items()
+        }
+        path.write_text(json.dumps({"frames": frames, "prefill": prefill}))
 
     def read_file(self, fmt: str, path: Path, request: ExchangeRequest) -> ImportResult:
         try:
@@ -82,12 +85,12 @@ def manager():
         yield pm
 
 
-def _paused_run(tmp_path: Path, manager) -> Path:
+def _paused_run(tmp_path: Path, manager, cycles: int = 1, **task: Any) -> Path:
     cfg = build_config(
         cfg_options={
-            **{f"task.{k}": v for k, v in SMALL_TASK.items()},
+            **{f"task.{k}": v for k, v in {**SMALL_TASK, **task}.items()},
             "oracle.type": "table",
-            "budget.cycles": 1,
+            "budget.cycles": cycles,
         }
     )
     components = build_components(cfg, manager)
@@ -99,6 +102,11 @@ def _paused_run(tmp_path: Path, manager) -> Path:
 
 def _waiting(run: Path) -> list[FrameRef]:
     data = json.loads((run / "cycles" / "000" / "selection.json").read_text())
+    return [FrameRef(v, f) for v, f, _ in data["frames"]]
+
+
+def _waiting_in(run: Path, cycle: int) -> list[FrameRef]:
+    data = json.loads((run / "cycles" / f"{cycle:03d}" / "selection.json").read_text())
     return [FrameRef(v, f) for v, f, _ in data["frames"]]
 
 
@@ -303,3 +311,50 @@ def test_a_crash_between_selection_and_ledger_leaves_the_extra_frame_waiting(
     assert extra in _waiting(run) and _ledger_bytes(run) == b""
     summary = import_annotations(run, file, manager, fmt="table", accept_extra=True)
     assert summary.added == len(_waiting(run)) and summary.still_waiting == 0
+
+
+def test_cycle_0_is_not_prefilled(tmp_path, manager) -> None:
+    """The initial frames are random: no model chose them, so nothing pre-fills them."""
+    run = _paused_run(tmp_path, manager)
+    export_run(run, "table", tmp_path / "out.json", manager)
+    assert json.loads((tmp_path / "out.json").read_text())["prefill"] == {}
+    assert not (run / "cycles" / "000" / "prefill.jsonl").exists()
+
+
+def test_later_cycles_are_prefilled_once_by_the_selecting_model(tmp_path, manager) -> None:
+    from asl_core.loop import open_run
+
+    run = _paused_run(tmp_path, manager, cycles=1, train_steps=300)
+    # the annotators mark the actor's true box (the fake model learns where it is)
+    from asl_core.testing import FakeTask, FakeTaskParams
+
+    fake = FakeTask(FakeTaskParams(**{k: v for k, v in SMALL_TASK.items() if k != "type"}))
+    truth = fake.ground_truth(_waiting(run))
+    rows = [
+        {"video": r.video, "frame": r.frame, "boxes": [[*g.box, g.category] for g in regions]}
+        for r, regions in zip(_waiting(run), truth, strict=True)
+    ]
+    import_annotations(run, _write(tmp_path / "a.json", rows), manager, fmt="table")
+    root, cfg, _ = open_run(run)
+    with pytest.raises(AwaitingAnnotations):
+        ActiveLearningLoop(root, cfg, build_components(cfg, manager)).run()
+    export_run(run, "table", tmp_path / "c1.json", manager)
+    prefill = json.loads((tmp_path / "c1.json").read_text())["prefill"]
+    cache = run / "cycles" / "001" / "prefill.jsonl"
+    waiting = _waiting_in(run, 1)
+    assert len(cache.read_bytes().splitlines()) == len(waiting)  # one line per frame, empty or not
+    # the fake model's boxes: what the task predicts with cycle 0's checkpoint
+    components = build_components(cfg, manager)
+    model = components.task.load_checkpoint(run / "cycles" / "000" / "model.npz")
+    expected = components.task.predict_regions(model, waiting)
+    assert any(expected), "the test needs a model that finds the actor somewhere"
+    assert prefill == {
+        f"{ref.video}:{ref.frame}": [list(r.box) for r in regs]
+        for ref, regs in zip(waiting, expected, strict=True)
+        if regs
+    }
+    # a second export reads the cache instead of predicting again
+    before = cache.read_bytes()
+    export_run(run, "table", tmp_path / "c1-again.json", manager)
+    assert cache.read_bytes() == before
+    assert json.loads((tmp_path / "c1-again.json").read_text())["prefill"] == prefill

@@ -368,3 +368,44 @@ def test_a_static_sample_warps_one_labelled_frame_with_exact_targets(task: VosTa
 def test_static_fraction_must_be_a_share(root: Path) -> None:
     with pytest.raises(ConfigError, match="static_fraction"):
         _params(root, static_fraction=1.5)
+
+
+def test_predict_regions_gives_objects_with_their_annotated_categories(
+    task, trained, monkeypatch
+) -> None:
+    """Export pre-fill: one region per object segmented on the frame, its id and category
+    those of the annotation it was remembered from, box = tight box of its mask. The network
+    is replaced by a stub that puts object ``c`` in column block ``c`` of every frame."""
+    import asl_vos.inference
+    import torch
+    from pycocotools import mask as mask_utils
+
+    def stub(net, frames, given, *, top_k, mc_trials=1, generator=None):
+        k = next(iter(given.values())).shape[0]
+        probs = torch.zeros(1, frames.shape[0], k + 1, task.height, task.width)
+        probs[:, :, 0] = 1.0
+        for c in range(1, k + 1):
+            probs[:, :, 0, :, 4 * c : 4 * c + 3] = 0.0
+            probs[:, :, c, :, 4 * c : 4 * c + 3] = 1.0
+        return probs
+
+    monkeypatch.setattr(asl_vos.inference, "predict_from_memory", stub)
+    model, frames, anns = trained
+    ref = frames[0]
+    refs = [FrameRef(ref.video, f) for f in (0, 1)]
+    found = task.predict_regions(model, refs)
+    annotated = sorted((r.track_id, r.category) for r in anns[ref].regions)
+    for regions in found:
+        assert sorted((r.track_id, r.category) for r in regions) == annotated
+        for c, r in enumerate(sorted(regions, key=lambda r: r.track_id), start=1):
+            assert r.box == (4 * c, 0, 4 * c + 3, task.height)
+            m = mask_utils.decode(
+                {"size": list(r.mask["size"]), "counts": r.mask["counts"].encode("ascii")}
+            ).astype(bool)
+            assert m[:, 4 * c : 4 * c + 3].all() and m.sum() == 3 * task.height
+
+
+def test_predict_regions_of_a_video_without_memory_is_empty(task, trained) -> None:
+    model, frames, _ = trained
+    other = next(v for v in task.pool() if v.id not in {r.video for r in frames})
+    assert task.predict_regions(model, [FrameRef(other.id, 0)]) == [()]

@@ -524,6 +524,51 @@ class ActionDetTask(Configurable):
             out[vid] = ExchangeVideo(vid, video.num_frames, self.width, self.height, names)
         return out
 
+    def predict_regions(self, model: Any, frames: Sequence[FrameRef]) -> list[tuple[Region, ...]]:
+        """The model's actor on each frame, to pre-fill an annotation tool (``asl-run export``):
+        the tight box of the predicted mask (``logits > 0``), with the mask itself as RLE for
+        mask datasets, labelled with the video's predicted class (the clip votes of
+        :meth:`evaluate`); no region on a frame without predicted pixels."""
+        import torch
+        from pycocotools import mask as mask_utils
+
+        device = self._device()
+        model.to(device).eval()
+        by_video: dict[str, list[int]] = {}
+        for ref in frames:
+            by_video.setdefault(ref.video, []).append(ref.frame)
+        found: dict[FrameRef, tuple[Region, ...]] = {}
+        try:
+            with torch.no_grad():
+                for vid, wanted in by_video.items():
+                    video = self._train[vid]
+                    masks = np.zeros((video.num_frames, self.height, self.width), dtype=bool)
+                    votes = np.zeros(self.num_classes)
+                    for clip_frames, index, valid in self._tiles(video):
+                        out = model(self._clip_tensor(clip_frames, index).to(device))
+                        shown = torch.sigmoid(out.actor_logits).mean(dim=(1, 2), keepdim=True)
+                        votes += (out.activations * shown[:, :, 0]).sum(0).cpu().numpy()
+                        masks[index[valid]] = (out.logits > 0).cpu().numpy()[valid]
+                    label = int(np.argmax(votes))
+                    for f in wanted:
+                        ys, xs = np.nonzero(masks[f])
+                        if not ys.size:
+                            found[FrameRef(vid, f)] = ()
+                            continue
+                        box = (
+                            float(xs.min()),
+                            float(ys.min()),
+                            float(xs.max() + 1),
+                            float(ys.max() + 1),
+                        )
+                        rle = None
+                        if self.params.target == "mask":
+                            rle = mask_utils.encode(np.asfortranarray(masks[f].astype(np.uint8)))
+                        found[FrameRef(vid, f)] = (Region(0, label, box, rle),)
+        finally:
+            model.cpu()
+        return [found[FrameRef(ref.video, ref.frame)] for ref in frames]
+
     def read_frame(self, video: str, index: int) -> np.ndarray:
         """Frame ``index`` of a pool video, ``uint8[H, W, 3]`` (``asl-run export --frames-dir``)."""
         return np.asarray(self.dataset.read_frames(video)[index])

@@ -194,13 +194,14 @@ class VosParams:
 
 
 def _memory_entry(regions: Sequence[Region]) -> list[list[Any]]:
-    """The masks of an annotation in the checkpoint's plain form ``[[id, h, w, counts], ...]``."""
+    """The masks of an annotation in the checkpoint's plain form ``[[id, h, w, counts,
+    category], ...]``."""
     out = []
     for r in regions:
         if r.mask is None or not isinstance(r.mask["counts"], str):
             continue
         h, w = r.mask["size"]
-        out.append([int(r.track_id), int(h), int(w), str(r.mask["counts"])])
+        out.append([int(r.track_id), int(h), int(w), str(r.mask["counts"]), int(r.category)])
     return out
 
 
@@ -209,7 +210,7 @@ def _decode_entry(entry: Sequence[Sequence[Any]], h: int, w: int) -> np.ndarray:
     from pycocotools import mask as mask_utils
 
     ids = np.zeros((h, w), dtype=np.uint8)
-    for track_id, mh, mw, counts in entry:
+    for track_id, mh, mw, counts, *_ in entry:
         m = mask_utils.decode({"size": [int(mh), int(mw)], "counts": counts.encode("ascii")})
         if m.shape != (h, w):
             raise ValueError(f"annotation mask of size {m.shape} on a {h}x{w} frame")
@@ -221,7 +222,7 @@ class VosModel:
     """The trained network plus the annotated masks it was trained on (its scoring memory).
 
     ``net`` is the :class:`.model.STCN`; ``memory`` maps a video id to ``{frame: [[object id,
-    h, w, RLE counts], ...]}`` for every labelled frame. Both go into the checkpoint, so that a
+    h, w, RLE counts, category], ...]}`` for every labelled frame. Both go into the checkpoint, so that a
     run resumed after a crash scores the pool exactly as the uninterrupted run would.
     """
 
@@ -689,6 +690,70 @@ class VosTask(Configurable):
             names = tuple(f"{name}.jpg" for name in video.frames)
             out[vid] = ExchangeVideo(vid, len(names), video.width, video.height, names)
         return out
+
+    def predict_regions(
+        self, model: VosModel, frames: Sequence[FrameRef]
+    ) -> list[tuple[Region, ...]]:
+        """The model's objects on each frame, to pre-fill an annotation tool (``asl-run
+        export``): each video segmented from the memory of its labelled frames (as for
+        scoring, without dropout), one region per object with pixels on the frame (its id,
+        the category it was annotated with, tight box and RLE mask)."""
+        import torch
+        from pycocotools import mask as mask_utils
+
+        from .inference import predict_from_memory
+
+        device = self._device()
+        net = model.net.to(device).eval()
+        by_video: dict[str, list[int]] = {}
+        for ref in frames:
+            by_video.setdefault(ref.video, []).append(ref.frame)
+        found: dict[FrameRef, tuple[Region, ...]] = {}
+        try:
+            for vid, wanted in by_video.items():
+                entries = model.memory.get(vid, {})
+                ids = {
+                    int(f): _decode_entry(e, self.height, self.width) for f, e in entries.items()
+                }
+                objects = sorted({int(i) for m in ids.values() for i in np.unique(m) if i})
+                if not objects:
+                    found.update({FrameRef(vid, f): () for f in wanted})
+                    continue
+                category = {
+                    int(e[0]): int(e[4]) for es in entries.values() for e in es if len(e) > 4
+                }
+                given = {
+                    f: torch.from_numpy(np.stack([m == o for o in objects]).astype(np.float32)).to(
+                        device
+                    )
+                    for f, m in sorted(ids.items())
+                }
+                frames_t = self._frames_tensor(np.asarray(self.data.read_frames(vid)))
+                with torch.no_grad():
+                    probs = predict_from_memory(
+                        net, frames_t.to(device), given, top_k=self.params.top_k, mc_trials=1
+                    )
+                labels = probs[0].argmax(dim=1).cpu().numpy()  # [F, H, W], 0 = background
+                for f in wanted:
+                    regions = []
+                    for c, oid in enumerate(objects, start=1):
+                        m = labels[f] == c
+                        if not m.any():
+                            continue
+                        ys, xs = np.nonzero(m)
+                        box = (
+                            float(xs.min()),
+                            float(ys.min()),
+                            float(xs.max() + 1),
+                            float(ys.max() + 1),
+                        )
+                        rle = mask_utils.encode(np.asfortranarray(m.astype(np.uint8)))
+                        cat = category.get(oid, len(self.categories))
+                        regions.append(Region(oid, cat, box, rle))
+                    found[FrameRef(vid, f)] = tuple(regions)
+        finally:
+            model.net = net.cpu()
+        return [found[FrameRef(ref.video, ref.frame)] for ref in frames]
 
     def read_frame(self, video: str, index: int) -> np.ndarray:
         """Frame ``index`` of a pool video, ``uint8[H, W, 3]`` (``asl-run export --frames-dir``)."""
