@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -11,22 +9,6 @@ from asl_vos.inference import predict_from_memory, propagate, training_forward
 from asl_vos.model import STCN
 
 H, W = 32, 48
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    """One intra-op thread: these tensors are tiny, and on a busy 2-core machine two OpenMP
-    threads spin-waiting on each other made a training step ~100x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def model() -> STCN:
-    torch.manual_seed(0)
-    return STCN().eval()
 
 
 def _square_clip(

@@ -4,7 +4,6 @@ the ResNet trunks with torchvision naming (specs §C.3)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,22 +22,6 @@ from hypothesis import strategies as st
 from asl_core import ConfigError
 
 H, W = 32, 48
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    """One intra-op thread: these tensors are tiny, and on a busy 2-core machine two OpenMP
-    threads spin-waiting on each other made a training step ~100x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def model() -> STCN:
-    torch.manual_seed(0)
-    return STCN().eval()
 
 
 def _frames(b: int = 2, seed: int = 0, h: int = H, w: int = W) -> torch.Tensor:
