@@ -6,6 +6,8 @@ tests). Importing ``asl_core`` is cheap: it pulls in attrs, numpy and pluggy, ne
 
 from __future__ import annotations
 
+from .distributed import DistContext, PeerFailed
+from .distributed import current as dist_context
 from .errors import (
     AslError,
     AslUsageError,
@@ -33,6 +35,7 @@ from .hookspecs import RegisterFn, hookimpl
 from .interfaces import (
     KNOWN_OUTPUTS,
     MC_PROBS,
+    OUTPUT_FRAME_AXIS,
     DatasetTool,
     Evaluator,
     NullProgress,
@@ -57,6 +60,7 @@ from .types import (
     FrameStats,
     FrozenMap,
     LabelState,
+    OutputChunk,
     Region,
     Selection,
     VideoInfo,
@@ -69,6 +73,7 @@ __version__ = "0.1.0"
 __all__ = [
     "KNOWN_OUTPUTS",
     "MC_PROBS",
+    "OUTPUT_FRAME_AXIS",
     "AslError",
     "AslUsageError",
     "AwaitingAnnotations",
@@ -79,6 +84,7 @@ __all__ = [
     "DataCheckReport",
     "DataProblem",
     "DatasetTool",
+    "DistContext",
     "DuplicatePluginError",
     "Evaluator",
     "ExchangeFormatError",
@@ -96,6 +102,8 @@ __all__ = [
     "NullProgress",
     "Oracle",
     "OracleBase",
+    "OutputChunk",
+    "PeerFailed",
     "PluginContractError",
     "PluginError",
     "Progress",
@@ -115,6 +123,7 @@ __all__ = [
     "UnknownPluginError",
     "VideoInfo",
     "__version__",
+    "dist_context",
     "frame_array",
     "hookimpl",
     "parse_params",

@@ -35,6 +35,7 @@ from .types import FrameAnnotation, FrameRef, FrameStats, LabelState, Region, Se
 __all__ = [
     "KNOWN_OUTPUTS",
     "MC_PROBS",
+    "OUTPUT_FRAME_AXIS",
     "DatasetTool",
     "Evaluator",
     "NullProgress",
@@ -52,6 +53,8 @@ __all__ = [
 
 MC_PROBS = "mc_probs"
 KNOWN_OUTPUTS = frozenset({MC_PROBS})
+#: the frame axis of each known output (where an :class:`~asl_core.types.OutputChunk` cuts it)
+OUTPUT_FRAME_AXIS: dict[str, int] = {MC_PROBS: 1}
 
 
 @runtime_checkable
@@ -100,6 +103,14 @@ class Scorer(Protocol):
     through :meth:`prepare_pool` and :meth:`score` exactly like the full :meth:`frame_stats`
     result. ``asl-run select --stats`` uses it to bring per-frame statistics computed outside
     the toolkit; missing or ``None``: the scorer cannot take a plain per-frame array.
+
+    Optional attribute ``frame_local: bool`` (default ``False``): ``True`` promises that
+    :meth:`frame_stats` computes each frame's statistics from that frame's outputs alone and
+    ignores ``rng``, so the statistics of a run of frames are the slice of the whole video's.
+    The loop then reduces a long video's outputs chunk by chunk as the task streams them
+    (:class:`~asl_core.types.OutputChunk`), with a ``VideoInfo`` of the chunk's length, and
+    concatenates the arrays: memory stays that of one chunk. Without it, the chunks of a video
+    are joined before one :meth:`frame_stats` call.
     """
 
     requires: frozenset[str]
@@ -145,6 +156,8 @@ class ScorerBase(Configurable):
     identity ``prepare_pool``."""
 
     requires: ClassVar[frozenset[str]] = frozenset()
+    #: frame_stats is per frame and ignores rng (see :class:`Scorer`): chunked reduction allowed
+    frame_local: ClassVar[bool] = False
     #: the FrameStats key a plain per-frame array fills (see :class:`Scorer`); None: none
     frame_stat_key: ClassVar[str | None] = None
 
@@ -311,7 +324,15 @@ class Task(Protocol):
         """Yield ``(video_id, outputs)`` for each video, with the outputs named in ``requires``.
 
         An iterator so that memory stays bounded: the caller reduces each video's outputs to
-        per-frame statistics before asking for the next (and reports progress per video).
+        per-frame statistics before asking for the next (and reports progress per video). A
+        task may instead yield a video as consecutive :class:`~asl_core.types.OutputChunk`
+        values (frames ``[start, stop)``, in order, covering the video) so that a very long
+        video never exists whole in memory; mixing both forms across videos is allowed.
+
+        The loop calls this once per video with that video's own generator (derived from the
+        run seed, the cycle and the video's pool position), so a video's outputs do not depend
+        on which other videos are scored in the same call: scoring can resume mid-pool, be
+        cached per video and be sharded across processes with identical results.
         """
         ...
 

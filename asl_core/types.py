@@ -31,6 +31,7 @@ __all__ = [
     "FrameStats",
     "FrozenMap",
     "LabelState",
+    "OutputChunk",
     "Region",
     "Selection",
     "VideoInfo",
@@ -285,6 +286,43 @@ class FrameStats:
             num_frames=num_frames,
             values={k: readonly_array(v, dtype=np.float64) for k, v in arrays.items()},
         )
+
+
+@frozen
+class OutputChunk:
+    """Model outputs of frames ``[start, stop)`` of one video: what ``Task.predict`` may yield
+    instead of a whole video's outputs, so that scoring a long video holds one chunk at a time.
+
+    A task yields the chunks of a video in frame order, contiguous and covering ``0..F-1``,
+    before the next video's. Each output keeps its usual layout with only the frame axis cut
+    (:data:`asl_core.interfaces.OUTPUT_FRAME_AXIS`, axis 1 of ``mc_probs``). The arrays are
+    **not** copied (they can be large; the task hands them over and must not modify them).
+
+    Attributes:
+        video: the video id.
+        start, stop: the frames covered, ``0 <= start < stop <= num_frames``.
+        num_frames: the video's ``F``.
+        outputs: named arrays of the chunk, e.g. ``{"mc_probs": float32[T, stop-start, C, H, W]}``.
+    """
+
+    video: str = field(validator=validators.instance_of(str))
+    start: int = field(converter=int)
+    stop: int = field(converter=int)
+    num_frames: int = field(converter=int)
+    outputs: FrozenMap[str, np.ndarray] = field(factory=FrozenMap, converter=_frozen_map)
+
+    @stop.validator
+    def _check_range(self, _attr: Any, value: int) -> None:
+        if not 0 <= self.start < value <= self.num_frames:
+            raise ValueError(
+                f"OutputChunk of {self.video!r}: frames [{self.start}, {value}) are not a "
+                f"non-empty range inside 0..{self.num_frames}"
+            )
+
+    @property
+    def last(self) -> bool:
+        """True for the chunk that ends the video."""
+        return self.stop == self.num_frames
 
 
 @frozen

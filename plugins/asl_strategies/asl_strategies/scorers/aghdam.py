@@ -157,6 +157,8 @@ class AghdamScorer(ScorerBase):
     Params = AghdamParams
     params: AghdamParams
     requires: ClassVar[frozenset[str]] = frozenset({MC_PROBS})
+    #: each frame's statistic uses only that frame's outputs: long videos reduce chunk by chunk
+    frame_local: ClassVar[bool] = True
     #: ``asl-run select --stats`` fills this array with the user's values (entropy h in [0, 1])
     frame_stat_key: ClassVar[str | None] = ENTROPY_KEY
 

@@ -394,6 +394,8 @@ class ApuScorer(ScorerBase):
     Params = ApuParams
     params: ApuParams
     requires: ClassVar[frozenset[str]] = frozenset({MC_PROBS})
+    #: each frame's statistic uses only that frame's outputs: long videos reduce chunk by chunk
+    frame_local: ClassVar[bool] = True
     #: ``asl-run select --stats`` fills this array with the user's per-frame values (U of eq. 1)
     frame_stat_key: ClassVar[str | None] = U_KEY
 
