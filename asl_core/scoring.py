@@ -1,0 +1,210 @@
+"""From model outputs to per-frame statistics, one video at a time (the loop's scoring phase).
+
+:func:`video_stats` asks the task for one video's outputs and reduces them with the scorer,
+whether the task yields the video whole or as :class:`~asl_core.types.OutputChunk` values: a
+``frame_local`` scorer reduces each chunk as it arrives (peak memory = one chunk), any other
+scorer gets the chunks joined. :func:`score_videos` does that for a list of videos with each
+video's own generators, which is what makes per-video caching and sharding across processes
+(:mod:`asl_core.distributed`) give the same statistics as one process scoring everything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .errors import PluginContractError
+from .interfaces import OUTPUT_FRAME_AXIS, Scorer, Task
+from .types import FrameStats, OutputChunk, VideoInfo
+
+__all__ = ["reduce_outputs", "score_videos", "video_stats"]
+
+
+def _contract(task_name: str, message: str) -> PluginContractError:
+    return PluginContractError(f"task {task_name!r}: {message}")
+
+
+def _check_outputs(
+    outputs: Mapping[str, Any], requires: frozenset[str], video: str, task_name: str
+) -> None:
+    missing = requires - set(outputs)
+    if missing:
+        raise _contract(task_name, f"predict() gave no {', '.join(sorted(missing))} for {video!r}")
+
+
+def _join(chunks: list[OutputChunk], requires: frozenset[str]) -> dict[str, np.ndarray]:
+    """Concatenate the chunks of one video along each output's frame axis."""
+    return {
+        name: np.concatenate(
+            [np.asarray(c.outputs[name]) for c in chunks], axis=OUTPUT_FRAME_AXIS.get(name, 0)
+        )
+        for name in requires
+    }
+
+
+def reduce_outputs(
+    items: Iterable[Any],
+    video: VideoInfo,
+    requires: frozenset[str],
+    scorer: Scorer,
+    rng: np.random.Generator,
+    *,
+    task_name: str = "task",
+    scorer_name: str = "scorer",
+) -> FrameStats:
+    """Reduce what ``Task.predict`` yielded for ``video`` to its ``FrameStats``.
+
+    Args:
+        items: the task's yield for this one video: one ``(video_id, outputs)`` pair, or
+            :class:`OutputChunk` values covering ``0..F-1`` in order.
+        video: the video.
+        requires: the outputs the scorer needs.
+        scorer: reduces outputs with ``frame_stats``; chunk by chunk when ``frame_local``.
+        rng: the generator handed to ``frame_stats`` (each chunk gets the same one: a
+            ``frame_local`` scorer ignores it).
+        task_name, scorer_name: for messages.
+
+    Returns:
+        The video's statistics (arrays of first axis ``F``).
+
+    Raises:
+        PluginContractError: the task yielded another video, overlapping or missing frames,
+            a chunk after the end, or lacks a required output; the scorer returned something
+            other than FrameStats of the (chunk's) frames.
+    """
+    local = bool(getattr(scorer, "frame_local", False))
+    whole: Mapping[str, Any] | None = None
+    chunks: list[OutputChunk] = []
+    parts: list[FrameStats] = []
+    next_frame = 0
+    for item in items:
+        if whole is not None or (chunks and chunks[-1].last):
+            raise _contract(task_name, f"predict() yielded more for {video.id!r} after its end")
+        if isinstance(item, OutputChunk):
+            if item.video != video.id or item.num_frames != video.num_frames:
+                raise _contract(
+                    task_name,
+                    f"predict() yielded a chunk of {item.video!r} ({item.num_frames} frames) "
+                    f"while scoring {video.id!r} ({video.num_frames} frames)",
+                )
+            if item.start != next_frame:
+                raise _contract(
+                    task_name,
+                    f"predict() chunk of {video.id!r} starts at frame {item.start}, "
+                    f"expected {next_frame}",
+                )
+            _check_outputs(item.outputs, requires, video.id, task_name)
+            next_frame = item.stop
+            if local:
+                part_video = VideoInfo(video.id, item.stop - item.start, video.label, video.split)
+                st = scorer.frame_stats(part_video, {k: item.outputs[k] for k in requires}, rng)
+                parts.append(_checked(st, part_video, scorer_name))
+            chunks.append(item if not local else _drop_outputs(item))
+            continue
+        try:
+            video_id, outputs = item
+        except (TypeError, ValueError):
+            raise _contract(
+                task_name,
+                f"predict() must yield (video_id, outputs) or OutputChunk, got {type(item).__name__}",
+            ) from None
+        if video_id != video.id or chunks:
+            raise _contract(
+                task_name, f"predict() yielded unexpected or repeated video {video_id!r}"
+            )
+        _check_outputs(outputs, requires, video.id, task_name)
+        whole = outputs
+    if whole is not None:
+        st = scorer.frame_stats(video, {k: whole[k] for k in requires}, rng)
+        return _checked(st, video, scorer_name)
+    if not chunks:
+        raise _contract(task_name, f"predict() yielded nothing for {video.id!r}")
+    if not chunks[-1].last:
+        raise _contract(
+            task_name,
+            f"predict() chunks of {video.id!r} end at frame {chunks[-1].stop} of "
+            f"{video.num_frames}",
+        )
+    if not local:
+        st = scorer.frame_stats(video, _join(chunks, requires), rng)
+        return _checked(st, video, scorer_name)
+    keys = set(parts[0].values)
+    if any(set(p.values) != keys for p in parts):
+        raise PluginContractError(
+            f"scorer {scorer_name!r}: frame_local frame_stats gave different arrays for the "
+            f"chunks of {video.id!r}"
+        )
+    joined = {k: np.concatenate([p.values[k] for p in parts], axis=0) for k in sorted(keys)}
+    return FrameStats(video=video.id, num_frames=video.num_frames, values=joined)
+
+
+def _drop_outputs(chunk: OutputChunk) -> OutputChunk:
+    # keep only the frame range: a reduced chunk's pixels must not stay alive
+    return OutputChunk(chunk.video, chunk.start, chunk.stop, chunk.num_frames)
+
+
+def _checked(st: Any, video: VideoInfo, scorer_name: str) -> FrameStats:
+    if not isinstance(st, FrameStats) or st.video != video.id or st.num_frames != video.num_frames:
+        raise PluginContractError(
+            f"scorer {scorer_name!r}: expected FrameStats for {video.id!r} with "
+            f"{video.num_frames} frames, got {st!r:.200}"
+        )
+    return st
+
+
+def video_stats(
+    task: Task,
+    scorer: Scorer,
+    model: Any,
+    video: VideoInfo,
+    predict_rng: np.random.Generator,
+    stats_rng: np.random.Generator,
+    *,
+    task_name: str = "task",
+    scorer_name: str = "scorer",
+) -> FrameStats:
+    """The ``FrameStats`` of one video: ``task.predict`` on that video alone (with
+    ``predict_rng``), reduced by :func:`reduce_outputs` (with ``stats_rng``). A scorer that
+    requires no outputs runs no inference."""
+    requires = frozenset(scorer.requires)
+    if not requires:
+        st = scorer.frame_stats(video, {}, stats_rng)
+        return _checked(st, video, scorer_name)
+    items = task.predict(model, [video], requires, predict_rng)
+    return reduce_outputs(
+        items, video, requires, scorer, stats_rng, task_name=task_name, scorer_name=scorer_name
+    )
+
+
+def score_videos(
+    task: Task,
+    scorer: Scorer,
+    model: Any,
+    videos: Sequence[tuple[int, VideoInfo]],
+    rngs: Callable[[int], tuple[np.random.Generator, np.random.Generator]],
+    *,
+    on_video: Callable[[int, FrameStats], None] | None = None,
+    task_name: str = "task",
+    scorer_name: str = "scorer",
+) -> dict[int, FrameStats]:
+    """:func:`video_stats` of each ``(pool position, video)``; ``rngs(position)`` gives that
+    video's ``(predict_rng, stats_rng)``; ``on_video(position, stats)`` is called after each
+    (progress, caching). Returns ``{position: stats}``."""
+    out: dict[int, FrameStats] = {}
+    for index, video in videos:
+        predict_rng, stats_rng = rngs(index)
+        out[index] = video_stats(
+            task,
+            scorer,
+            model,
+            video,
+            predict_rng,
+            stats_rng,
+            task_name=task_name,
+            scorer_name=scorer_name,
+        )
+        if on_video is not None:
+            on_video(index, out[index])
+    return out
