@@ -1281,9 +1281,14 @@ def cmd_compare(args: argparse.Namespace, manager: PluginManager, out: Console) 
     return 0
 
 
-def cmd_run(args: argparse.Namespace, manager: PluginManager, out: Console) -> int:
+def _open_or_create(
+    args: argparse.Namespace, manager: PluginManager, out: Console
+) -> tuple[Any, dict[str, Any], Any]:
+    """Rank 0's part of ``asl-run``: open (``--resume``) or create the run directory.
+
+    Returns ``(run, cfg, components)``."""
     from .config import build_config, parse_cfg_options
-    from .loop import ActiveLearningLoop, build_components, create_run, open_run
+    from .loop import build_components, create_run, open_run
 
     plugins = {name: getattr(args, name) for name in _PLUGIN_FLAGS}
     values = {key: getattr(args, flag) for flag, key in _VALUE_FLAGS.items()}
@@ -1312,16 +1317,47 @@ def cmd_run(args: argparse.Namespace, manager: PluginManager, out: Console) -> i
             out.print(
                 f"resuming [bold]{run.root}[/] at cycle {state.get('cycle')} ({state.get('phase')})"
             )
-    else:
-        cfg = build_config(
-            config_file=args.config, plugins=plugins, values=values, cfg_options=cfg_options
-        )
+        return run, cfg, components
+    cfg = build_config(
+        config_file=args.config, plugins=plugins, values=values, cfg_options=cfg_options
+    )
+    try:
+        components = build_components(cfg, manager)
+    except ConfigError as exc:
+        raise _with_base_hint(exc, args.config) from None
+    run = create_run(args.work_dir or _default_work_dir(cfg), cfg, components)
+    out.print(f"run directory: [bold]{run.root}[/]")
+    return run, cfg, components
+
+
+def cmd_run(args: argparse.Namespace, manager: PluginManager, out: Console) -> int:
+    """``asl-run [run]``; under torchrun (``WORLD_SIZE`` > 1) every rank runs this: rank 0 opens
+    or creates the run and tells the others its folder and config (docs/scaling.md)."""
+    from .distributed import current
+    from .loop import ActiveLearningLoop, build_components
+    from .rundir import RunDir
+
+    dist = current()
+    built: dict[str, Any] = {}
+
+    def main_part() -> tuple[str, dict[str, Any]]:
+        run, cfg, built["components"] = _open_or_create(args, manager, out)
+        return str(run.root), cfg
+
+    root, cfg = dist.on_main(main_part)
+    run = RunDir(root)
+    error: BaseException | None = None
+    components = built.get("components")
+    if components is None:  # the other ranks build their own plugins from rank 0's config
         try:
             components = build_components(cfg, manager)
-        except ConfigError as exc:
-            raise _with_base_hint(exc, args.config) from None
-        run = create_run(args.work_dir or _default_work_dir(cfg), cfg, components)
-        out.print(f"run directory: [bold]{run.root}[/]")
+        except Exception as exc:
+            error = exc
+    dist.check_all(error)
+    if dist.enabled:
+        out.print(
+            f"torchrun: {dist.world_size} processes (backend {dist.backend}); rank 0 writes the run"
+        )
     dists = sorted({f"{e.dist}-{e.version}" for e in manager.entries() if e.dist})
     out.print(f"[dim]plugins: {', '.join(dists) or 'none'}[/]")
     if manager.failed:
@@ -1335,10 +1371,12 @@ def cmd_run(args: argparse.Namespace, manager: PluginManager, out: Console) -> i
         f"loss={names['loss']} oracle={names['oracle']} seed={cfg['seed']} budget={cfg['budget']}"
     )
     observer = RichObserver(
-        out, quiet=args.quiet, headline=getattr(components.task, "headline_metrics", ())
+        out,
+        quiet=args.quiet or not dist.is_main,
+        headline=getattr(components.task, "headline_metrics", ()),
     )
     try:
-        results = ActiveLearningLoop(run, cfg, components, observer).run()
+        results = ActiveLearningLoop(run, cfg, components, observer, dist=dist).run()
     except KeyboardInterrupt:
         raise RunInterrupted(run.root) from None
     except AwaitingAnnotations as exc:
@@ -1386,6 +1424,46 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: 0 for --help/--version, 2 for usage errors
         return int(exc.code or 0)
+    rank = 0
+    try:
+        if _launched_distributed():
+            if command != "run":
+                raise AslUsageError(
+                    f"asl-run {command} runs in one process; only a run (asl-run [run] ...) "
+                    "can be launched with torchrun"
+                )
+            from .distributed import init_from_env
+
+            rank = init_from_env().rank
+            if rank:
+                # one voice: rank 0 reports; the others print only their own errors
+                out = Console(quiet=True)
+                err = Console(stderr=True, highlight=False, soft_wrap=True)
+        return _dispatch(command, args, out, err)
+    except AslUsageError as exc:
+        err.print(f"[bold red]error:[/] {escape(str(exc))}")
+        return 2
+    finally:
+        if _launched_distributed():
+            from .distributed import shutdown
+
+            shutdown()
+
+
+def _launched_distributed() -> bool:
+    """True under torchrun with more than one process (``WORLD_SIZE`` > 1)."""
+    try:
+        return int(os.environ.get("WORLD_SIZE") or 1) > 1
+    except ValueError:
+        return True  # init_from_env reports the bad value
+
+
+def _dispatch(command: str, args: argparse.Namespace, out: Console, err: Console) -> int:
+    """Run one subcommand; map errors to exit codes and messages."""
+    from .distributed import PeerFailed, current
+
+    rank = current().rank
+    prefix = f"rank {rank}: " if current().enabled else ""
     try:
         manager = default_plugin_manager()
         if command == "plugins":
@@ -1404,11 +1482,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_import(args, manager, out)
         return cmd_run(args, manager, out)
     # messages are escaped: "[T, F, C, H, W]" or a video id in brackets is text, not rich markup
+    except PeerFailed as exc:
+        err.print(f"{prefix}[yellow]stopped:[/] {escape(str(exc))}")
+        return exc.exit_code
     except AslUsageError as exc:
-        err.print(f"[bold red]error:[/] {escape(str(exc))}")
+        err.print(f"{prefix}[bold red]error:[/] {escape(str(exc))}")
         return 2
     except AslError as exc:
-        err.print(f"[bold red]error:[/] {escape(str(exc))}")
+        err.print(f"{prefix}[bold red]error:[/] {escape(str(exc))}")
         return 1
     except RunInterrupted as exc:
         err.print(f"[yellow]interrupted[/]; continue with: asl-run --resume {exc.root}")
@@ -1420,7 +1501,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("ASL_DEBUG"):
             traceback.print_exception(exc.__cause__)
         err.print(
-            f"[bold red]error:[/] {escape(str(exc))}\n(set ASL_DEBUG=1 for the traceback; completed phases are "
+            f"{prefix}[bold red]error:[/] {escape(str(exc))}\n(set ASL_DEBUG=1 for the traceback; completed phases are "
             f"saved: continue with asl-run --resume {exc.root})"
         )
         return 1

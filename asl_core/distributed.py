@@ -3,8 +3,8 @@
 Launch ``asl-run`` under ``torchrun`` (``torchrun --nproc_per_node N -m asl_core.cli ...``) and
 the CLI calls :func:`init_from_env`: it reads the standard ``RANK`` / ``WORLD_SIZE`` /
 ``LOCAL_RANK`` variables torchrun sets and joins the process group (backend ``gloo`` on CPU,
-``cpu:gloo,cuda:nccl`` when CUDA is available: NCCL for the tensors of DistributedDataParallel,
-gloo for the Python objects the loop exchanges). Without those variables, or with
+``nccl`` when CUDA is available, for the tensors of DistributedDataParallel; the Python objects
+the loop exchanges always travel over a gloo group, in CPU memory). Without those variables, or with
 ``WORLD_SIZE=1``, nothing is initialised and every helper below is a no-op, so single-process
 code paths never import torch through this module.
 
@@ -118,7 +118,7 @@ class DistContext:
         if self.enabled:
             import torch.distributed as dist
 
-            dist.barrier()
+            dist.barrier(group=_OBJECT_GROUP)
 
     def broadcast(self, obj: T) -> T:
         """Rank 0's ``obj`` on every rank (pickled; other ranks' arguments are ignored)."""
@@ -127,7 +127,7 @@ class DistContext:
         import torch.distributed as dist
 
         box = [obj if self.is_main else None]
-        dist.broadcast_object_list(box, src=0)
+        dist.broadcast_object_list(box, src=0, group=_OBJECT_GROUP)
         return box[0]  # type: ignore[return-value]
 
     def all_gather(self, obj: T) -> list[T]:
@@ -137,7 +137,17 @@ class DistContext:
         import torch.distributed as dist
 
         out: list[Any] = [None] * self.world_size
-        dist.all_gather_object(out, obj)
+        dist.all_gather_object(out, obj, group=_OBJECT_GROUP)
+        return out
+
+    def gather(self, obj: T) -> list[T] | None:
+        """Every rank's ``obj``, in rank order, on rank 0 (``None`` on the others)."""
+        if not self.enabled:
+            return [obj]
+        import torch.distributed as dist
+
+        out: list[Any] | None = [None] * self.world_size if self.is_main else None
+        dist.gather_object(obj, out, dst=0, group=_OBJECT_GROUP)
         return out
 
     def on_main(self, fn: Callable[[], T]) -> T:
@@ -216,6 +226,8 @@ def _exit_code(exc: BaseException) -> int:
 
 
 _CURRENT = DistContext()
+#: the gloo group object collectives use (None: the default group, itself gloo)
+_OBJECT_GROUP: Any = None
 
 
 def current() -> DistContext:
@@ -243,7 +255,7 @@ def init_from_env() -> DistContext:
     Raises:
         AslUsageError: inconsistent variables (e.g. ``RANK >= WORLD_SIZE``).
     """
-    global _CURRENT
+    global _CURRENT, _OBJECT_GROUP
     world = _env_int("WORLD_SIZE", 1)
     if world <= 1:
         _CURRENT = DistContext()
@@ -259,23 +271,28 @@ def init_from_env() -> DistContext:
     import torch.distributed as dist
 
     timeout = _env_int("ASL_DIST_TIMEOUT", DEFAULT_TIMEOUT_S)
-    if torch.cuda.is_available():
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    if backend == "nccl":
         torch.cuda.set_device(local)
-        backend = "cpu:gloo,cuda:nccl"
-    else:
-        backend = "gloo"
     if not dist.is_initialized():
         dist.init_process_group(backend=backend, timeout=_dt.timedelta(seconds=timeout))
+    # pickled objects (ledger contents, statistics, checkpoints) stay in CPU memory
+    _OBJECT_GROUP = (
+        None
+        if backend == "gloo"
+        else dist.new_group(backend="gloo", timeout=_dt.timedelta(seconds=timeout))
+    )
     _CURRENT = DistContext(rank=rank, world_size=world, local_rank=local, backend=backend)
     return _CURRENT
 
 
 def shutdown() -> None:
     """Leave the process group (if any) and go back to the one-process context."""
-    global _CURRENT
+    global _CURRENT, _OBJECT_GROUP
     if _CURRENT.enabled:
         import torch.distributed as dist
 
         if dist.is_initialized():
             dist.destroy_process_group()
     _CURRENT = DistContext()
+    _OBJECT_GROUP = None

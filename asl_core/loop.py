@@ -39,6 +39,8 @@ from attrs import frozen
 from . import __version__
 from .budget import NextBudget, initial_selection, next_budget
 from .config import PLUGIN_SECTIONS, BudgetParams, budget_of, render_config, validate_config
+from .distributed import DistContext
+from .distributed import current as current_dist
 from .errors import (
     AwaitingAnnotations,
     ConfigError,
@@ -58,6 +60,8 @@ from .rundir import (
     atomic_write_with,
     read_json,
 )
+from .scoring import video_stats
+from .statscache import StatsCache, file_sha256
 from .types import CycleResult, FrameRef, FrameStats, LabelState, Selection, VideoInfo
 
 __all__ = [
@@ -304,6 +308,10 @@ def open_run(path: Path | str) -> tuple[RunDir, dict[str, Any], dict[str, Any]]:
     return run, cfg, state
 
 
+def _no_selection() -> Selection:
+    raise RunDirError("selection.json vanished while the run was buying its frames")
+
+
 def labels_up_to(contents: LedgerContents, cycle: int) -> LabelState:
     """Human labels bought in cycles ``<= cycle``, plus pseudo-labels of those cycles."""
     human = [
@@ -381,8 +389,11 @@ class ActiveLearningLoop:
         cfg: Mapping[str, Any],
         components: Components,
         observer: LoopObserver | None = None,
+        dist: DistContext | None = None,
     ) -> None:
         self.run_dir = run
+        #: this process's place in a torchrun job; only rank 0 touches the run directory
+        self.dist = dist if dist is not None else current_dist()
         self.cfg = cfg
         self.c = components
         self.observer = observer or LoopObserver()
@@ -396,6 +407,8 @@ class ActiveLearningLoop:
     # ------------------------------------------------------------------ state
 
     def _state(self, **updates: Any) -> None:
+        if not self.dist.is_main:
+            return
         state = read_json(self.run_dir.state_path, "run state")
         state.update(updates, updated=_now())
         atomic_write_json(self.run_dir.state_path, state)
@@ -403,18 +416,32 @@ class ActiveLearningLoop:
     def _check_pool(self) -> None:
         self.pool = _validate_pool(self.c.task.pool(), self.c.names["task"])
         self._by_id = {v.id: (i, v) for i, v in enumerate(self.pool)}
-        state = read_json(self.run_dir.state_path, "run state")
-        expected = state["pool"]["fingerprint"]
-        if pool_fingerprint(self.pool) != expected:
+        mine = pool_fingerprint(self.pool)
+        if self.dist.is_main:
+            state = read_json(self.run_dir.state_path, "run state")
+            expected = state["pool"]["fingerprint"]
+            if mine != expected:
+                raise RunDirError(
+                    f"{self.run_dir.root}: the task's pool differs from the one this run started "
+                    f"with ({len(self.pool)} videos now, {state['pool']['videos']} then); the "
+                    "dataset changed"
+                )
+        prints = self.dist.all_gather(mine)
+        odd = [r for r, fp in enumerate(prints) if fp != prints[0]]
+        if odd:
             raise RunDirError(
-                f"{self.run_dir.root}: the task's pool differs from the one this run started with "
-                f"({len(self.pool)} videos now, {state['pool']['videos']} then); the dataset changed"
+                f"{self.run_dir.root}: rank {odd[0]} sees another pool than rank 0 (its dataset "
+                "differs); every process must read the same data"
             )
 
     def _remove_stale_temporaries(self) -> None:
         # a process killed inside atomic_write_with leaves its ".name.XXXX.tmp"; the real file
         # is intact (old or new), so the temporary is garbage
-        for tmp in [*self.run_dir.root.glob(".*.tmp"), *self.run_dir.root.glob("cycles/*/.*.tmp")]:
+        for tmp in [
+            *self.run_dir.root.glob(".*.tmp"),
+            *self.run_dir.root.glob("cycles/*/.*.tmp"),
+            *self.run_dir.root.glob("cache/stats/*/.*.tmp"),
+        ]:
             tmp.unlink(missing_ok=True)
 
     def _read_ledger(self) -> LedgerContents:
@@ -453,27 +480,21 @@ class ActiveLearningLoop:
             raise
 
     def _run(self) -> list[CycleResult]:
-        with self.run_dir.locked():
-            self._remove_stale_temporaries()
+        d = self.dist
+        # rank 0 alone holds the run: the others never read or write its folder
+        with self.run_dir.locked() if d.is_main else contextlib.nullcontext():
+            if d.is_main:
+                self._remove_stale_temporaries()
             self._check_pool()
-            contents = self._read_ledger()
-            self._state(status="running")
+            contents = d.on_main(self._begin)
             total = sum(v.num_frames for v in self.pool)
-
-            sel = self._selection(
-                0,
-                lambda: initial_selection(
-                    self.pool, self.budget.init_pct, phase_rng(self.seed, 0, "init")
-                ),
-            )
-            contents = self._buy(0, sel, contents)
             results: list[CycleResult] = []
             cycle = 0
             while True:
                 labels = labels_up_to(contents, cycle)
                 annotations = contents.annotations(cycle)
                 self._train(cycle, labels, annotations)
-                metrics = self._evaluate(cycle)
+                metrics = d.on_main(lambda c=cycle: self._evaluate(c))
                 bought = [r for r in contents.records if r.cycle == cycle]
                 result = CycleResult(
                     cycle=cycle,
@@ -486,18 +507,40 @@ class ActiveLearningLoop:
                 )
                 results.append(result)
                 self.observer.cycle_done(result)
-                nb = self._next_budget(cycle, labels.num_labelled, total, contents)
+                nb = d.on_main(
+                    lambda c=cycle, n=labels.num_labelled, cs=contents: self._next_budget(
+                        c, n, total, cs
+                    )
+                )
                 if nb.frames == 0:
-                    self._finish(cycle, nb, results)
+                    d.on_main(lambda c=cycle, b=nb: self._finish(c, b, results))
                     return results
                 if nb.reason:
                     self.observer.note(f"cycle {cycle + 1}: {nb.reason}")
-                sel = self._selection(
-                    cycle + 1, lambda c=cycle, lab=labels, b=nb: self._select(c, lab, b)
+                path = self.run_dir.cycle_dir(cycle + 1) / "selection.json"
+                if not d.on_main(path.is_file):
+                    # every rank scores its shard; rank 0 selects (None on the others)
+                    chosen = self._select(cycle, labels, nb)
+                    d.on_main(lambda c=cycle, sel=chosen: self._selection(c + 1, lambda: sel))
+                contents = d.on_main(
+                    lambda c=cycle, cs=contents: self._buy(
+                        c + 1, self._selection(c + 1, _no_selection), cs
+                    )
                 )
-                contents = self._buy(cycle + 1, sel, contents)
                 self._models.pop(cycle, None)
                 cycle += 1
+
+    def _begin(self) -> LedgerContents:
+        """Rank 0: read (and repair) the ledger, mark the run running, buy the initial labels."""
+        contents = self._read_ledger()
+        self._state(status="running")
+        sel = self._selection(
+            0,
+            lambda: initial_selection(
+                self.pool, self.budget.init_pct, phase_rng(self.seed, 0, "init")
+            ),
+        )
+        return self._buy(0, sel, contents)
 
     def _next_budget(
         self, cycle: int, labelled: int, total: int, contents: LedgerContents
@@ -569,6 +612,8 @@ class ActiveLearningLoop:
         with self.observer.phase(cycle, name) as progress:
             yield progress
         seconds = time.perf_counter() - start
+        if not self.dist.is_main:
+            return
         path = self.run_dir.cycle_dir(cycle) / "timing.json"
         timing = self._timing(cycle)
         timing[name] = round(seconds, 3)
@@ -579,7 +624,7 @@ class ActiveLearningLoop:
         """Seconds per phase recorded for ``cycle`` (empty when none; unreadable = empty, since
         timings are informative only and must never stop a run)."""
         path = self.run_dir.cycle_dir(cycle) / "timing.json"
-        if not path.is_file():
+        if not self.dist.is_main or not path.is_file():
             return {}
         try:
             raw = read_json(path, "timing")["seconds"]
@@ -601,8 +646,14 @@ class ActiveLearningLoop:
         return self._models[cycle]
 
     def _train(self, cycle: int, labels: LabelState, annotations: Mapping[FrameRef, Any]) -> None:
+        """Train cycle ``cycle``'s model unless its checkpoint (or metrics) exist.
+
+        Under torchrun every rank trains (a task that supports it shares each batch through
+        DistributedDataParallel); rank 0 writes the checkpoint, which is the model every rank
+        then scores with (:meth:`_scoring_model`)."""
         path = self._ckpt_path(cycle)
-        if path.is_file() or (self.run_dir.cycle_dir(cycle) / "metrics.json").is_file():
+        metrics_path = self.run_dir.cycle_dir(cycle) / "metrics.json"
+        if self.dist.on_main(lambda: path.is_file() or metrics_path.is_file()):
             return
         self._state(cycle=cycle, phase="train")
         with self._phase(cycle, "train") as progress:
@@ -615,9 +666,14 @@ class ActiveLearningLoop:
                 phase_rng(self.seed, cycle, "train"),
                 progress,
             )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_with(path, lambda tmp: self.c.task.save_checkpoint(model, tmp))
-        self._models[cycle] = model
+
+        def save() -> None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_with(path, lambda tmp: self.c.task.save_checkpoint(model, tmp))
+
+        self.dist.on_main(save)
+        if self.dist.is_main:
+            self._models[cycle] = model
 
     def _evaluate(self, cycle: int) -> dict[str, float]:
         path = self.run_dir.cycle_dir(cycle) / "metrics.json"
@@ -669,50 +725,110 @@ class ActiveLearningLoop:
         )
         return sel
 
-    def _select(self, cycle: int, labels: LabelState, nb: NextBudget) -> Selection:
-        """Predict (if needed), reduce to frame stats, and select the next cycle's frames."""
-        scorer, task = self.c.scorer, self.c.task
+    def _scoring_model(self, cycle: int) -> Any:
+        """The model of ``cycle`` on every rank: rank 0 loads its checkpoint; under torchrun the
+        others load the same bytes, sent by rank 0 (no shared filesystem needed)."""
+        d = self.dist
+        if not d.enabled:
+            return self._model(cycle)
+        path = self._ckpt_path(cycle)
+        data = d.on_main(lambda: (self._model(cycle), path.read_bytes())[1])
+        if d.is_main:
+            return self._model(cycle)
+        with tempfile.TemporaryDirectory(prefix="asl-ckpt-") as tmp:
+            local = Path(tmp) / path.name
+            local.write_bytes(data)
+            return self.c.task.load_checkpoint(local)
+
+    def _stats_cache(self, cycle: int, requires: frozenset[str]) -> StatsCache:
+        """Rank 0: the cache of this cycle's scoring (keyed by the checkpoint's hash)."""
+        return StatsCache(
+            self.run_dir.root / "cache" / "stats",
+            checkpoint_sha256=file_sha256(self._ckpt_path(cycle)),
+            task_cfg=self.cfg["task"],
+            scorer_cfg=self.cfg["scorer"],
+            requires=requires,
+            seed=self.seed,
+            cycle=cycle,
+        )
+
+    def _select(self, cycle: int, labels: LabelState, nb: NextBudget) -> Selection | None:
+        """Predict (if needed), reduce to frame stats, and select the next cycle's frames.
+
+        Each video is scored alone with its own generators (:func:`phase_rng` of its pool
+        position), so its statistics do not depend on the order, the cache or the rank that
+        computes them. With model outputs, finished videos are cached per checkpoint
+        (:mod:`asl_core.statscache`) and, under torchrun, the videos left are sharded across the
+        ranks by frame count and the statistics gathered on rank 0, which selects. Returns the
+        selection on rank 0 and ``None`` on the others.
+        """
+        d, scorer, task = self.dist, self.c.scorer, self.c.task
         requires = frozenset(scorer.requires)
-        outputs_of: Iterator[tuple[str, Mapping[str, np.ndarray]]]
-        stats: dict[str, FrameStats] = {}
+        stats: dict[int, FrameStats] = {}
+        cache: StatsCache | None = None
         if requires:
             self._state(cycle=cycle, phase="predict")
-            outputs_of = iter(
-                task.predict(
-                    self._model(cycle), self.pool, requires, phase_rng(self.seed, cycle, "predict")
-                )
-            )
+            model = self._scoring_model(cycle)
+
+            def lookup() -> list[int]:
+                nonlocal cache
+                cache = self._stats_cache(cycle, requires)
+                for i, v in enumerate(self.pool):
+                    hit = cache.get(i, v)
+                    if hit is not None:
+                        stats[i] = self._check_stats(hit, v)
+                return [i for i in range(len(self.pool)) if i not in stats]
+
+            todo = d.on_main(lookup)
+            share = [todo[k] for k in d.shard([self.pool[i].num_frames for i in todo])]
             phase_name = "predict"
         else:
-            outputs_of = ((v.id, {}) for v in self.pool)  # random/equidistant: no inference at all
+            model = None
+            # random/equidistant: no inference at all, and too cheap to share out
+            todo = share = list(range(len(self.pool))) if d.is_main else []
             phase_name = "score"
+        mine: dict[int, FrameStats] = {}
+        error: BaseException | None = None
         with self._phase(cycle, phase_name) as progress:
             progress.start(len(self.pool), "videos")
-            for video_id, outputs in outputs_of:
-                if video_id not in self._by_id or video_id in stats:
-                    raise PluginContractError(
-                        f"task {self.c.names['task']!r}: predict() yielded unexpected or repeated video {video_id!r}"
+            progress.advance(len(self.pool) - len(todo))
+            try:
+                for i in share:
+                    video = self.pool[i]
+                    st = video_stats(
+                        task,
+                        scorer,
+                        model,
+                        video,
+                        phase_rng(self.seed, cycle, "predict", i),
+                        phase_rng(self.seed, cycle, "stats", i),
+                        task_name=self.c.names["task"],
+                        scorer_name=self.c.names["scorer"],
                     )
-                index, video = self._by_id[video_id]
-                missing = requires - set(outputs)
-                if missing:
-                    raise PluginContractError(
-                        f"task {self.c.names['task']!r}: predict() gave no "
-                        f"{', '.join(sorted(missing))} for {video_id!r}"
-                    )
-                st = scorer.frame_stats(
-                    video,
-                    {k: outputs[k] for k in requires},
-                    phase_rng(self.seed, cycle, "stats", index),
-                )
-                stats[video_id] = self._check_stats(st, video)
-                progress.advance(1)
+                    mine[i] = st
+                    if cache is not None:
+                        cache.put(i, st)  # rank 0 only: the others have no cache
+                    progress.advance(1)
+            except Exception as exc:
+                error = exc
+            d.check_all(error)
+            gathered = d.gather(mine)
+            if d.is_main and d.enabled:
+                others = {i: st for part in (gathered or [])[1:] for i, st in part.items()}
+                for i, st in others.items():
+                    if cache is not None:
+                        cache.put(i, st)
+                progress.advance(len(others))
+                mine.update(others)
+        if not d.is_main:
+            return None
+        stats.update(mine)
         if len(stats) != len(self.pool):
-            absent = [v.id for v in self.pool if v.id not in stats][:3]
+            absent = [v.id for i, v in enumerate(self.pool) if i not in stats][:3]
             raise PluginContractError(
-                f"task {self.c.names['task']!r}: predict() skipped videos, e.g. {absent}"
+                f"task {self.c.names['task']!r}: no statistics for videos, e.g. {absent}"
             )
-        ordered = {v.id: stats[v.id] for v in self.pool}
+        ordered = {v.id: self._check_stats(stats[i], v) for i, v in enumerate(self.pool)}
         prepared = scorer.prepare_pool(ordered)
         ordered = {v.id: self._check_stats(prepared.get(v.id), v) for v in self.pool}
         self._state(cycle=cycle, phase="select")

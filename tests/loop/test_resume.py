@@ -166,9 +166,39 @@ def test_crash_during_prediction_then_resume_matches(
     """A crash while the model predicts on the pool is resumed transparently."""
 
     def wrap(comps: Components) -> Components:
-        return attrs.evolve(comps, task=CrashOnCall(comps.task, "predict", 2, after=2))
+        # predict runs once per video: this crashes inside the 5th video of cycle 0's scoring
+        return attrs.evolve(comps, task=CrashOnCall(comps.task, "predict", 5, after=0))
 
     assert _crash_then_resume(tmp_path, manager, scorer, wrap, monkeypatch) == reference
+
+
+def test_resumed_scoring_skips_the_videos_already_scored(tmp_path, manager, monkeypatch):
+    """After a crash half-way through scoring, the resumed run predicts only the videos left
+    (their statistics are cached under cache/stats/ by checkpoint hash)."""
+    cfg = small_config(**CYCLES)
+    comps = _components(cfg, manager, "meanmax")
+    run = create_run(tmp_path / "run", cfg, comps)
+    crashing = attrs.evolve(comps, task=CrashOnCall(comps.task, "predict", 5, after=0))
+    with pytest.raises(Crash):
+        ActiveLearningLoop(run, cfg, crashing).run()
+    entries = sorted(run.root.glob("cache/stats/*/*.npz"))
+    assert [p.name for p in entries] == [f"{i:07d}.npz" for i in range(4)]
+    run2, stored, _ = open_run(run.root)
+    comps2 = _components(stored, manager, "meanmax")
+    predicted: list[str] = []
+    real = comps2.task.predict
+
+    def spy(model, videos, requires, rng):
+        predicted.extend(v.id for v in videos)
+        return real(model, videos, requires, rng)
+
+    monkeypatch.setattr(comps2.task, "predict", spy)
+    ActiveLearningLoop(run2, stored, comps2).run()
+    pool = [v.id for v in comps2.task.pool()]
+    cycles = CYCLES["budget.cycles"]
+    # cycle 0: the 4 cached videos are skipped; later cycles score the whole pool
+    assert predicted[: len(pool) - 4] == pool[4:]
+    assert len(predicted) == len(pool) * cycles - 4
 
 
 @pytest.mark.parametrize("append_no", [1, 4])
