@@ -35,7 +35,16 @@ from .hookspecs import hookimpl
 from .interfaces import MC_PROBS, Progress, Scorer
 from .params import Configurable
 from .plugins import PluginManager, make_plugin_manager
-from .types import FrameAnnotation, FrameRef, FrameStats, LabelState, Region, Selection, VideoInfo
+from .types import (
+    FrameAnnotation,
+    FrameRef,
+    FrameStats,
+    LabelState,
+    OutputChunk,
+    Region,
+    Selection,
+    VideoInfo,
+)
 
 __all__ = [
     "FakeOracle",
@@ -129,6 +138,9 @@ class FakeTaskParams:
         train_steps: gradient steps per training.
         lr: learning rate.
         data_seed: seed of the generated dataset (independent of the run seed).
+        predict_chunk: ``predict`` yields each video as :class:`~asl_core.types.OutputChunk`
+            values of at most this many frames (0: whole videos). The outputs are the same
+            either way (the dropout draws are made for the whole video first).
     """
 
     num_videos: int = field(default=12, converter=int)
@@ -143,6 +155,7 @@ class FakeTaskParams:
     train_steps: int = field(default=60, converter=int)
     lr: float = field(default=0.5, converter=float)
     data_seed: int = field(default=0, converter=int)
+    predict_chunk: int = field(default=0, converter=int)
 
     def __attrs_post_init__(self) -> None:
         if self.num_videos < 1 or self.num_test_videos < 1:
@@ -153,6 +166,8 @@ class FakeTaskParams:
             raise ValueError("size >= 2, num_classes >= 1, feature_dim >= 1, mc_trials >= 1")
         if not 0 <= self.dropout < 1:
             raise ValueError("dropout must be in [0, 1)")
+        if self.predict_chunk < 0:
+            raise ValueError("predict_chunk must be >= 0 (0: whole videos)")
 
 
 @frozen
@@ -340,17 +355,30 @@ class FakeTask(Configurable):
         videos: Sequence[VideoInfo],
         requires: frozenset[str],
         rng: np.random.Generator,
-    ) -> Iterator[tuple[str, dict[str, np.ndarray]]]:
-        """``mc_probs`` ``float32[T, F, 2, H, W]`` (background, actor) per video."""
+    ) -> Iterator[tuple[str, dict[str, np.ndarray]] | OutputChunk]:
+        """``mc_probs`` ``float32[T, F, 2, H, W]`` (background, actor) per video, whole or in
+        chunks of ``predict_chunk`` frames."""
         self.predict_calls += 1
         p = self.params
         for info in videos:
             video = self._by_id[info.id]
             keep = (rng.random((p.mc_trials, *video.features.shape)) >= p.dropout) / (1 - p.dropout)
-            z = self._logits(model, video.features[None] * keep, self._pixel_inputs(video)[None])
-            fg = 1.0 / (1.0 + np.exp(-z))
-            probs = np.stack([1.0 - fg, fg], axis=2).astype(np.float32)
-            yield info.id, {MC_PROBS: probs}
+            prior = self._pixel_inputs(video)
+            n = info.num_frames
+            step = p.predict_chunk or n
+            for start in range(0, n, step):
+                stop = min(start + step, n)
+                z = self._logits(
+                    model,
+                    video.features[None, start:stop] * keep[:, start:stop],
+                    prior[None, start:stop],
+                )
+                fg = 1.0 / (1.0 + np.exp(-z))
+                probs = np.stack([1.0 - fg, fg], axis=2).astype(np.float32)
+                if not p.predict_chunk:
+                    yield info.id, {MC_PROBS: probs}
+                else:
+                    yield OutputChunk(info.id, start, stop, n, {MC_PROBS: probs})
 
     def predict_regions(
         self, model: Mapping[str, np.ndarray], frames: Sequence[FrameRef]
