@@ -60,7 +60,7 @@ from .rundir import (
     atomic_write_with,
     read_json,
 )
-from .scoring import video_stats
+from .scoring import score_pool
 from .statscache import StatsCache, file_sha256
 from .types import CycleResult, FrameRef, FrameStats, LabelState, Selection, VideoInfo
 
@@ -780,48 +780,32 @@ class ActiveLearningLoop:
                 return [i for i in range(len(self.pool)) if i not in stats]
 
             todo = d.on_main(lookup)
-            share = [todo[k] for k in d.shard([self.pool[i].num_frames for i in todo])]
             phase_name = "predict"
         else:
             model = None
-            # random/equidistant: no inference at all, and too cheap to share out
-            todo = share = list(range(len(self.pool))) if d.is_main else []
+            todo = list(range(len(self.pool)))  # random/equidistant: no inference at all
             phase_name = "score"
-        mine: dict[int, FrameStats] = {}
-        error: BaseException | None = None
         with self._phase(cycle, phase_name) as progress:
             progress.start(len(self.pool), "videos")
             progress.advance(len(self.pool) - len(todo))
-            try:
-                for i in share:
-                    video = self.pool[i]
-                    st = video_stats(
-                        task,
-                        scorer,
-                        model,
-                        video,
-                        phase_rng(self.seed, cycle, "predict", i),
-                        phase_rng(self.seed, cycle, "stats", i),
-                        task_name=self.c.names["task"],
-                        scorer_name=self.c.names["scorer"],
-                    )
-                    mine[i] = st
-                    if cache is not None:
-                        cache.put(i, st)  # rank 0 only: the others have no cache
-                    progress.advance(1)
-            except Exception as exc:
-                error = exc
-            d.check_all(error)
-            gathered = d.gather(mine)
-            if d.is_main and d.enabled:
-                others = {i: st for part in (gathered or [])[1:] for i, st in part.items()}
-                for i, st in others.items():
-                    if cache is not None:
-                        cache.put(i, st)
-                progress.advance(len(others))
-                mine.update(others)
-        if not d.is_main:
-            return None
+            mine = score_pool(
+                task,
+                scorer,
+                model,
+                self.pool,
+                todo,
+                lambda i: (
+                    phase_rng(self.seed, cycle, "predict", i),
+                    phase_rng(self.seed, cycle, "stats", i),
+                ),
+                dist=d,
+                on_video=cache.put if cache is not None else None,
+                progress=progress,
+                task_name=self.c.names["task"],
+                scorer_name=self.c.names["scorer"],
+            )
+        if mine is None:
+            return None  # not rank 0
         stats.update(mine)
         if len(stats) != len(self.pool):
             absent = [v.id for i, v in enumerate(self.pool) if i not in stats][:3]

@@ -3,9 +3,10 @@
 :func:`video_stats` asks the task for one video's outputs and reduces them with the scorer,
 whether the task yields the video whole or as :class:`~asl_core.types.OutputChunk` values: a
 ``frame_local`` scorer reduces each chunk as it arrives (peak memory = one chunk), any other
-scorer gets the chunks joined. :func:`score_videos` does that for a list of videos with each
-video's own generators, which is what makes per-video caching and sharding across processes
-(:mod:`asl_core.distributed`) give the same statistics as one process scoring everything.
+scorer gets the chunks joined. :func:`score_pool` does that for the videos of a pool, each with
+its own generators and sharded across the ranks of a torchrun job (:mod:`asl_core.distributed`):
+that is what makes per-video caching and sharding give the same statistics as one process
+scoring everything.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from typing import Any
 
 import numpy as np
 
+from .distributed import DistContext
 from .errors import PluginContractError
-from .interfaces import OUTPUT_FRAME_AXIS, Scorer, Task
+from .interfaces import OUTPUT_FRAME_AXIS, Progress, Scorer, Task
 from .types import FrameStats, OutputChunk, VideoInfo
 
-__all__ = ["reduce_outputs", "score_videos", "video_stats"]
+__all__ = ["reduce_outputs", "score_pool", "video_stats"]
 
 
 def _contract(task_name: str, message: str) -> PluginContractError:
@@ -178,33 +180,78 @@ def video_stats(
     )
 
 
-def score_videos(
+def score_pool(
     task: Task,
     scorer: Scorer,
     model: Any,
-    videos: Sequence[tuple[int, VideoInfo]],
+    pool: Sequence[VideoInfo],
+    todo: Sequence[int],
     rngs: Callable[[int], tuple[np.random.Generator, np.random.Generator]],
     *,
+    dist: DistContext | None = None,
     on_video: Callable[[int, FrameStats], None] | None = None,
+    progress: Progress | None = None,
     task_name: str = "task",
     scorer_name: str = "scorer",
-) -> dict[int, FrameStats]:
-    """:func:`video_stats` of each ``(pool position, video)``; ``rngs(position)`` gives that
-    video's ``(predict_rng, stats_rng)``; ``on_video(position, stats)`` is called after each
-    (progress, caching). Returns ``{position: stats}``."""
-    out: dict[int, FrameStats] = {}
-    for index, video in videos:
-        predict_rng, stats_rng = rngs(index)
-        out[index] = video_stats(
-            task,
-            scorer,
-            model,
-            video,
-            predict_rng,
-            stats_rng,
-            task_name=task_name,
-            scorer_name=scorer_name,
-        )
-        if on_video is not None:
-            on_video(index, out[index])
-    return out
+) -> dict[int, FrameStats] | None:
+    """Score the pool videos at positions ``todo``, sharded across the ranks of ``dist``.
+
+    Each rank scores its share (:meth:`DistContext.shard`, balanced by frame count) with
+    :func:`video_stats` and the generators ``rngs(position)`` (``(predict_rng, stats_rng)``),
+    so the result does not depend on the number of ranks. An error on any rank stops every
+    rank (:meth:`DistContext.check_all`). The statistics are gathered on rank 0.
+
+    Args:
+        task, scorer, model: what scores (``model`` may be ``None`` when the scorer requires
+            no outputs).
+        pool: the task's pool, in pool order.
+        todo: the positions to score (e.g. those not in the cache), same on every rank.
+        rngs: each position's generators.
+        dist: the process's context (default: :func:`asl_core.distributed.current`).
+        on_video: called on rank 0 with ``(position, stats)`` for every video scored, its own
+            as they finish and the other ranks' once gathered (caching).
+        progress: advanced by one per video on rank 0 (the others' videos when gathered).
+        task_name, scorer_name: for messages.
+
+    Returns:
+        ``{position: stats}`` of every position in ``todo`` on rank 0; ``None`` on the others.
+    """
+    from .distributed import current
+
+    d = dist if dist is not None else current()
+    share = [todo[k] for k in d.shard([pool[i].num_frames for i in todo])]
+    mine: dict[int, FrameStats] = {}
+    error: BaseException | None = None
+    try:
+        for i in share:
+            predict_rng, stats_rng = rngs(i)
+            st = video_stats(
+                task,
+                scorer,
+                model,
+                pool[i],
+                predict_rng,
+                stats_rng,
+                task_name=task_name,
+                scorer_name=scorer_name,
+            )
+            mine[i] = st
+            if d.is_main:
+                if on_video is not None:
+                    on_video(i, st)
+                if progress is not None:
+                    progress.advance(1)
+    except Exception as exc:
+        error = exc  # raised on this rank (and PeerFailed on the others) by check_all
+    d.check_all(error)
+    gathered = d.gather(mine)
+    if not d.is_main:
+        return None
+    for part in (gathered or [])[1:]:
+        for i, st in part.items():
+            if on_video is not None:
+                on_video(i, st)
+            mine[i] = st
+        if progress is not None:
+            progress.advance(len(part))
+    return mine
