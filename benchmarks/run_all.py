@@ -28,6 +28,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "bench_action_det_cycle": ([], ["--skip-full", "--iterations", "50"]),
     "bench_metrics": ([], ["--quick"]),
     "bench_main_job": ([], ["--", "--cycles", "1"]),
+    "bench_distributed": ([], ["--quick"]),
 }
 
 #: runnable with --only, not part of the default set (quality results or GPU-only)
