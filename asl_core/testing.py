@@ -837,9 +837,10 @@ def check_task(task: Any, *, tmp_dir: Path, max_videos: int = 2) -> None:
 
     Checks: ``pool()`` gives unique :class:`VideoInfo`; ``ground_truth`` gives one tuple of
     :class:`Region` per frame; ``train`` on one labelled frame per video returns a model;
-    ``evaluate`` gives finite float metrics; when ``mc_probs`` is provided, ``predict`` yields
-    every requested video once with ``float[T, F, C, H, W]`` probabilities summing to 1 over
-    ``C >= 2``; a checkpoint written to ``tmp_dir`` loads back to a model with equal metrics.
+    ``evaluate`` gives finite float metrics; when ``mc_probs`` is provided, ``predict`` of one
+    video (whole, or as :class:`OutputChunk` values covering it in order) gives
+    ``float[T, F, C, H, W]`` probabilities summing to 1 over ``C >= 2``, the same for equal
+    generators; a checkpoint written to ``tmp_dir`` loads back to a model with equal metrics.
 
     Raises:
         AssertionError: describing the first violation.
@@ -878,22 +879,19 @@ def check_task(task: Any, *, tmp_dir: Path, max_videos: int = 2) -> None:
     ):
         _fail(what, f"evaluate must return finite float metrics, got {metrics!r:.200}")
     if MC_PROBS in task.outputs:
-        seen = set()
-        for vid, outputs in task.predict(
-            model, videos, frozenset({MC_PROBS}), np.random.default_rng(2)
-        ):
-            seen.add(vid)
-            info = next(v for v in videos if v.id == vid)
-            probs = np.asarray(outputs[MC_PROBS])
+        for info in videos:
+            # as the loop calls it: one video, its own generator; whole or in OutputChunks
+            probs = _predicted(task, model, info, what)
             if probs.ndim != 5 or probs.shape[1] != info.num_frames or probs.shape[2] < 2:
                 _fail(
                     what,
-                    f"mc_probs of {vid!r} must be [T, {info.num_frames}, C>=2, H, W], got {probs.shape}",
+                    f"mc_probs of {info.id!r} must be [T, {info.num_frames}, C>=2, H, W], "
+                    f"got {probs.shape}",
                 )
             if not np.allclose(probs.sum(axis=2), 1.0, atol=1e-4):
-                _fail(what, f"mc_probs of {vid!r} must sum to 1 over classes")
-        if seen != {v.id for v in videos}:
-            _fail(what, "predict must yield every requested video once")
+                _fail(what, f"mc_probs of {info.id!r} must sum to 1 over classes")
+            if not np.array_equal(_predicted(task, model, info, what), probs):
+                _fail(what, f"predict of {info.id!r} differs for equal generators")
     path = Path(tmp_dir) / f"check-model{task.checkpoint_suffix}"
     task.save_checkpoint(model, path)
     again = dict(
@@ -901,6 +899,27 @@ def check_task(task: Any, *, tmp_dir: Path, max_videos: int = 2) -> None:
     )
     if again != metrics:
         _fail(what, "a saved and reloaded model evaluates differently")
+
+
+def _predicted(task: Any, model: Any, info: VideoInfo, what: str) -> np.ndarray:
+    """``mc_probs`` of one video as ``predict`` gives it (chunks joined, their order checked)."""
+    parts: list[np.ndarray] = []
+    end = 0
+    for item in task.predict(model, [info], frozenset({MC_PROBS}), np.random.default_rng(2)):
+        if isinstance(item, OutputChunk):
+            if item.video != info.id or item.start != end:
+                _fail(what, f"predict chunks of {info.id!r} must cover it in order from 0")
+            end = item.stop
+            parts.append(np.asarray(item.outputs[MC_PROBS]))
+        else:
+            vid, outputs = item
+            if vid != info.id or parts:
+                _fail(what, f"predict must yield {info.id!r} once when asked for it")
+            parts.append(np.asarray(outputs[MC_PROBS]))
+            end = info.num_frames
+    if not parts or end != info.num_frames:
+        _fail(what, f"predict must yield every frame of {info.id!r} once")
+    return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
 
 
 # a plugin module object tests can register to get the fake task and oracle by name

@@ -115,3 +115,21 @@ def test_output_chunk_rejects_an_empty_or_outside_range():
         OutputChunk("v", 3, 3, 6)
     with pytest.raises(ValueError, match="not a non-empty range"):
         OutputChunk("v", 4, 7, 6)
+
+
+def test_conformance_check_accepts_a_chunked_task(tmp_path):
+    from asl_core.testing import check_task
+
+    check_task(_task(5), tmp_dir=tmp_path)
+
+
+def test_conformance_check_rejects_chunks_out_of_order(tmp_path):
+    from asl_core.testing import check_task
+
+    class Shuffled(FakeTask):
+        def predict(self, model, videos, requires, rng):
+            chunks = list(super().predict(model, videos, requires, rng))
+            yield from chunks[::-1]
+
+    with pytest.raises(AssertionError, match="cover it in order"):
+        check_task(Shuffled(FakeTaskParams(num_videos=2, predict_chunk=5)), tmp_dir=tmp_path)
