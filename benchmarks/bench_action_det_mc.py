@@ -3,7 +3,9 @@
 Two things are measured, both on CPU with ``torch.set_num_threads(2)`` (override with
 ``--threads``):
 
-* **MC speed** (default): for ``B`` clips of 8x64x64 and ``T = 10`` trials, the time of ``T``
+* **MC speed** (default): for ``B`` clips of 8 frames at 112x112 (and 64x64 for the tiny
+  encoder), with the tiny encoder and with Inception-I3D (random weights), and ``T = 10``
+  trials, the time of ``T``
   sequential full forward passes (encoder + head, one dropout draw each) against
   :meth:`CapsuleDetector.mc_forward` (encoder once, the dropout-bearing head on the ``T`` trials
   batched). Both use the same per-trial generators, so the outputs must agree; the table shows the
@@ -194,30 +196,46 @@ def learn(args: argparse.Namespace) -> None:
 
 def mc_speed(args: argparse.Namespace) -> None:
     """Time sequential full passes against the batched MC head; print a markdown table."""
-    torch.manual_seed(0)
-    model = CapsuleDetector(24).eval()
     rows = []
-    for b in (2, 4):
-        clips = torch.rand(b, 3, 8, 64, 64)
+    for encoder in args.encoders:
+        torch.manual_seed(0)
+        # random weights: the speed of a pass does not depend on them (no file is read)
+        model = CapsuleDetector(24, encoder=encoder).eval()
+        sizes = [64, args.size] if encoder == "tiny" and args.size != 64 else [args.size]
+        for size in sizes:
+            for b in args.clips:
+                clips = torch.rand(b, 3, 8, size, size)
 
-        def sequential(clips=clips):
-            # the same per-trial generators as mc_forward draws from seed 1
-            gens = trial_generators(torch.Generator().manual_seed(1), args.trials)
-            with torch.no_grad():
-                outs = [model(clips, generators=[g]) for g in gens]
-            return torch.stack([torch.sigmoid(o.logits) for o in outs])
+                def sequential(clips=clips, model=model):
+                    # the same per-trial generators as mc_forward draws from seed 1
+                    gens = trial_generators(torch.Generator().manual_seed(1), args.trials)
+                    with torch.no_grad():
+                        outs = [model(clips, generators=[g]) for g in gens]
+                    return torch.stack([torch.sigmoid(o.logits) for o in outs])
 
-        def batched(clips=clips):
-            return model.mc_forward(clips, args.trials, torch.Generator().manual_seed(1))[1]
+                def batched(clips=clips, model=model):
+                    return model.mc_forward(clips, args.trials, torch.Generator().manual_seed(1))[1]
 
-        t_seq, p_seq = best_of(sequential, args.repeat)
-        t_mc, p_mc = best_of(batched, args.repeat)
-        diff = float((p_seq - p_mc).abs().max())
-        rows.append(
-            (b, args.trials, f"{t_seq:.3f}", f"{t_mc:.3f}", f"{t_seq / t_mc:.2f}x", f"{diff:.1e}")
-        )
+                t_seq, p_seq = best_of(sequential, args.repeat)
+                t_mc, p_mc = best_of(batched, args.repeat)
+                diff = float((p_seq - p_mc).abs().max())
+                rows.append(
+                    (
+                        encoder,
+                        f"{size}x{size}",
+                        b,
+                        args.trials,
+                        f"{t_seq:.3f}",
+                        f"{t_mc:.3f}",
+                        f"{t_seq / t_mc:.2f}x",
+                        f"{diff:.1e}",
+                    )
+                )
+                print(" | ".join(str(c) for c in rows[-1]), flush=True)
     print(f"Machine: {machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads\n")
     headers = (
+        "encoder",
+        "input",
         "clips B",
         "trials T",
         "T full passes (s)",
@@ -228,6 +246,8 @@ def mc_speed(args: argparse.Namespace) -> None:
     table = markdown_table(headers, rows)
     print(table)
 
+    torch.manual_seed(0)
+    model = CapsuleDetector(24)
     model.train()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     clips, labels = torch.rand(4, 3, 8, 64, 64), torch.randint(0, 24, (4,))
@@ -251,7 +271,8 @@ def mc_speed(args: argparse.Namespace) -> None:
             "action_det MC-dropout scoring: batched head vs T full passes",
             table,
             f"{note} torch {torch.__version__}, {torch.get_num_threads()} threads, best of "
-            f"{args.repeat}; 24 classes, random clips.",
+            f"{args.repeat}; 24 classes, random clips of 8 frames, random weights (I3D: "
+            "Inception-I3D cut at Mixed_4f, the paper's encoder).",
         )
 
 
@@ -259,6 +280,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--trials", type=int, default=10)
+    parser.add_argument(
+        "--encoders", nargs="+", default=["tiny", "i3d"], choices=("tiny", "i3d"),
+        help="encoders to time (tiny: also at 64x64)",
+    )  # fmt: skip
+    parser.add_argument("--size", type=int, default=112, help="input height and width")
+    parser.add_argument("--clips", type=int, nargs="+", default=[2, 4], help="batch sizes B")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--learn", action="store_true", help="run the toy learnability check")
     parser.add_argument("--record", action="store_true", help="append the MC table to the docs")
