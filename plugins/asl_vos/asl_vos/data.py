@@ -555,6 +555,40 @@ class YouTubeVos:
         if cached is not None:
             return cached
         paths = self._files[video_id].all_frames if all_frames else self._files[video_id].frames
+        return self._cache_put(video_id, kind, _readonly(self._decode(video, paths)))
+
+    def read_frames_at(
+        self, video_id: str, indices: Sequence[int] | np.ndarray, *, all_frames: bool = False
+    ) -> np.ndarray:
+        """Some frames of the video, ``uint8[len(indices), H, W, 3]`` (a new, writable array),
+        as :meth:`read_frames` gives them.
+
+        Decodes only those frames unless the whole video is already in the cache (then it is
+        sliced): what scoring a long video chunk by chunk uses, so that the video never has to
+        exist whole in memory. Nothing is added to the cache.
+
+        Raises:
+            KeyError: unknown video; IndexError: an index outside ``0..F-1``; otherwise as
+                :meth:`read_frames`.
+        """
+        video = self.video(video_id)
+        if all_frames and self.all_frames_dir is None:
+            raise ValueError("all_frames=True needs the loader's all_frames_dir")
+        kind = "all" if all_frames else "frames"
+        paths = self._files[video_id].all_frames if all_frames else self._files[video_id].frames
+        index = np.asarray(indices, dtype=np.int64).reshape(-1)
+        bad = index[(index < 0) | (index >= len(paths))]
+        if bad.size:
+            raise IndexError(
+                f"frame {int(bad[0])} outside video {video_id!r} (0..{len(paths) - 1})"
+            )
+        cached = self._cache_get(video_id, kind)
+        if cached is not None:
+            return cached[index]
+        return self._decode(video, [paths[int(i)] for i in index])
+
+    def _decode(self, video: VosVideo, paths: Sequence[Path]) -> np.ndarray:
+        """``uint8[len(paths), H, W, 3]``: the frame files of ``video``, resized to its size."""
         out = np.empty((len(paths), video.height, video.width, 3), dtype=np.uint8)
         for i, path in enumerate(paths):
             image = read_image(path)
@@ -562,11 +596,11 @@ class YouTubeVos:
                 # the video's size was read from the header of its first (sampled) frame
                 raise VosDataError(
                     f"{path}: frame is {image.shape[1]}x{image.shape[0]} (WxH) but "
-                    f"{self._files[video_id].frames[0]} of the same video is "
+                    f"{self._files[video.id].frames[0]} of the same video is "
                     f"{video.width}x{video.height}"
                 )
             out[i] = _resize_image(image, video.height, video.width)
-        return self._cache_put(video_id, kind, _readonly(out))
+        return out
 
     def read_masks(self, video_id: str) -> np.ndarray:
         """The video's object ids, ``uint8[F, H, W]`` (read-only), resized nearest to ``size``;

@@ -5,10 +5,14 @@
   ``mem_every`` frames a predicted frame joins the memory.
 * :func:`predict_from_memory` - for uncertainty scoring with sparse labels: the memory is exactly
   the labelled frames, every frame reads it, and the decoder runs ``mc_trials`` times with
-  dropout masks from an explicit generator (paper §3.3 applied to VOS, §4.5).
+  dropout masks from an explicit generator (paper §3.3 applied to VOS, §4.5);
+  :func:`stream_from_memory` gives the same values in pieces, reading frames on demand, so a
+  long video is never whole in memory.
 * :func:`training_forward` - STCN's training scheme on ``S`` frames: frame 0's masks are the
   memory, each later frame is segmented from the memory of the frames before it and its soft
-  prediction becomes its memory value.
+  prediction becomes its memory value; per-sample dropout generators make a sample's result
+  independent of the rest of its batch, and :class:`TrainingPass` is the module that
+  ``DistributedDataParallel`` wraps.
 
 Frames are RGB in ``[0, 1]``; inference functions take ``[F, 3, H, W]`` tensors on any device,
 run on the model's device and return CPU ``float32`` probabilities with channel 0 = background.
@@ -16,14 +20,23 @@ run on the model's device and return CPU ``float32`` probabilities with channel 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import contextlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-from .model import STCN, KeyFeatures, aggregate_logits, soft_aggregate
+from .model import STCN, ChannelDropout, KeyFeatures, aggregate_logits, soft_aggregate
 
-__all__ = ["predict_from_memory", "propagate", "training_forward"]
+__all__ = [
+    "FrameReader",
+    "TrainingPass",
+    "predict_from_memory",
+    "propagate",
+    "stream_from_memory",
+    "training_forward",
+]
 
 
 def _pad_amounts(h: int, w: int, multiple: int = 16) -> tuple[int, int, int, int]:
@@ -195,6 +208,132 @@ def _trial_generators(generator: torch.Generator, trials: int) -> list[torch.Gen
     return [torch.Generator().manual_seed(int(s)) for s in seeds]
 
 
+#: reads frames of a video by index: ``frames_at([t, ...])`` → ``[n, 3, H, W]`` RGB in [0, 1]
+FrameReader = Callable[[Sequence[int]], torch.Tensor]
+
+
+@torch.no_grad()
+def stream_from_memory(
+    model: STCN,
+    frames_at: FrameReader,
+    num_frames: int,
+    given: Mapping[int, torch.Tensor],
+    *,
+    top_k: int | None = 20,
+    mc_trials: int = 1,
+    generator: torch.Generator | None = None,
+    chunk: int = 8,
+    span: int | None = None,
+) -> Iterator[tuple[int, int, torch.Tensor]]:
+    """:func:`predict_from_memory` in consecutive pieces of ``span`` frames, reading frames on
+    demand: memory stays that of the memory frames, one batch of ``chunk`` query frames and one
+    piece of output, whatever the video's length.
+
+    The memory (keys and values of the given frames, read with ``frames_at(sorted(given))``)
+    is encoded and the per-trial generators are drawn from ``generator`` when this is called;
+    the query frames are then read ``chunk`` at a time (``frames_at([start, ..., stop - 1])``)
+    as the pieces are consumed. The batches always start at multiples of ``chunk``, whatever
+    ``span``, and a piece boundary may cut a batch (its frames are held until the next piece):
+    the decoder draws each trial's dropout masks per batch in order, so every ``span`` gives
+    exactly the probabilities of the whole-video call with the same generator state.
+
+    Args:
+        model: the network (normally in ``eval()`` mode).
+        frames_at: reads frames by index (:data:`FrameReader`), on any device.
+        num_frames: ``F``.
+        given: ``{t: masks [K, H, W]}`` of the labelled frames (``0 <= t < F``), as for
+            :func:`predict_from_memory`.
+        top_k, mc_trials, generator, chunk: as for :func:`predict_from_memory`.
+        span: frames per piece, ``>= 1``; ``None``: the whole video in one piece.
+
+    Returns:
+        An iterator of ``(start, stop, float32[mc_trials, stop - start, K+1, H, W])`` CPU
+        tensors, consecutive, covering ``0..F-1``, each ``span`` frames but the last.
+
+    Raises:
+        ValueError: as :func:`predict_from_memory`; ``span < 1``; frames of the wrong shape
+            from ``frames_at``.
+    """
+    if mc_trials < 1:
+        raise ValueError(f"mc_trials must be >= 1, got {mc_trials}")
+    if mc_trials > 1 and generator is None:
+        raise ValueError("mc_trials > 1 needs a generator (dropout is off in eval mode without)")
+    if not given:
+        raise ValueError("predict_from_memory needs at least one given (labelled) frame")
+    if chunk < 1:
+        raise ValueError(f"chunk must be >= 1, got {chunk}")
+    span = num_frames if span is None else int(span)
+    if span < 1:
+        raise ValueError(f"span must be >= 1, got {span}")
+    height, width = next(iter(given.values())).shape[-2:]
+    entries = _check_given(
+        {t: (m, torch.ones(m.shape[0], dtype=torch.bool)) for t, m in given.items()},
+        num_frames,
+        height,
+        width,
+    )
+    k = next(iter(entries.values()))[0].shape[0]
+    device = _device(model)
+    pads = _pad_amounts(height, width)
+
+    def read(index: Sequence[int]) -> torch.Tensor:
+        frames = frames_at(index)
+        _check_frames(frames)
+        if tuple(frames.shape) != (len(index), 3, height, width):
+            raise ValueError(
+                f"frames_at gave {tuple(frames.shape)} for {len(index)} frames of {height}x{width}"
+            )
+        return _pad(frames.to(device, torch.float32), pads, "replicate")
+
+    times = sorted(entries)
+    keys, values = [], []
+    for start, stop in _chunks(len(times), chunk):
+        sel = times[start:stop]
+        block = read(sel)
+        masks = torch.stack([entries[t][0] for t in sel]).to(device, torch.float32)
+        feats = model.encode_key(block)
+        keys.append(feats.k16)  # [n, Ck, h, w]
+        values.append(model.encode_value(block, feats.f16, _pad(masks, pads, "constant")))
+    mem_k = torch.cat(keys).permute(1, 0, 2, 3).unsqueeze(0).contiguous()  # [1, Ck, T, h, w]
+    mem_v = torch.cat(values).permute(1, 2, 0, 3, 4).unsqueeze(0).contiguous()  # [1,K,Cv,T,h,w]
+    del keys, values
+    gens = _trial_generators(generator, mc_trials) if generator is not None else [None]
+
+    def pieces() -> Iterator[tuple[int, int, torch.Tensor]]:
+        piece: torch.Tensor | None = None
+        piece_start = filled = 0
+        for start, stop in _chunks(num_frames, chunk):
+            n = stop - start
+            with torch.no_grad():
+                feats: KeyFeatures = model.encode_key(read(range(start, stop)))
+                readout = model.read_memory(
+                    mem_k.expand(n, *mem_k.shape[1:]),
+                    mem_v.expand(n, *mem_v.shape[1:]),
+                    feats.k16,
+                    top_k,
+                )
+                batch = torch.empty(mc_trials, n, k + 1, height, width)
+                for trial, g in enumerate(gens):
+                    logits = model.decode(readout, feats, mc_generator=g)
+                    batch[trial] = _crop(soft_aggregate(torch.sigmoid(logits)), pads).float().cpu()
+            pos = 0
+            while pos < n:
+                if piece is None:
+                    size = min(span, num_frames - piece_start)
+                    piece = torch.empty(mc_trials, size, k + 1, height, width)
+                    filled = 0
+                take = min(n - pos, piece.shape[1] - filled)
+                piece[:, filled : filled + take] = batch[:, pos : pos + take]
+                filled += take
+                pos += take
+                if filled == piece.shape[1]:
+                    yield piece_start, piece_start + filled, piece
+                    piece_start += filled
+                    piece = None
+
+    return pieces()
+
+
 @torch.no_grad()
 def predict_from_memory(
     model: STCN,
@@ -215,7 +354,7 @@ def predict_from_memory(
     (so the result is reproducible for a given generator state and ``chunk``); without one,
     the decoder's dropout follows the module mode (off in ``eval()``), which only makes sense
     with ``mc_trials == 1``. Frames are padded to multiples of 16 and cropped back, and
-    processed ``chunk`` at a time.
+    processed ``chunk`` at a time. :func:`stream_from_memory` gives the same in pieces.
 
     Args:
         model: the network (normally in ``eval()`` mode).
@@ -236,51 +375,57 @@ def predict_from_memory(
             a generator.
     """
     _check_frames(frames)
-    if mc_trials < 1:
-        raise ValueError(f"mc_trials must be >= 1, got {mc_trials}")
-    if mc_trials > 1 and generator is None:
-        raise ValueError("mc_trials > 1 needs a generator (dropout is off in eval mode without)")
-    if not given:
-        raise ValueError("predict_from_memory needs at least one given (labelled) frame")
-    n_frames, _, height, width = frames.shape
-    entries = _check_given(
-        {t: (m, torch.ones(m.shape[0], dtype=torch.bool)) for t, m in given.items()},
+    n_frames = frames.shape[0]
+    if given:
+        masks = next(iter(given.values()))
+        if masks.dim() != 3 or tuple(masks.shape[1:]) != tuple(frames.shape[2:]):
+            raise ValueError(
+                f"given masks must be [K, {frames.shape[2]}, {frames.shape[3]}], "
+                f"got {tuple(masks.shape)}"
+            )
+    ((_, _, out),) = stream_from_memory(
+        model,
+        lambda index: frames[list(index)],
         n_frames,
-        height,
-        width,
+        given,
+        top_k=top_k,
+        mc_trials=mc_trials,
+        generator=generator,
+        chunk=chunk,
     )
-    k = next(iter(entries.values()))[0].shape[0]
-    device = _device(model)
-    pads = _pad_amounts(height, width)
-
-    times = sorted(entries)
-    keys, values = [], []
-    for start, stop in _chunks(len(times), chunk):
-        sel = times[start:stop]
-        block = _pad(frames[sel].to(device, torch.float32), pads, "replicate")
-        masks = torch.stack([entries[t][0] for t in sel]).to(device, torch.float32)
-        feats = model.encode_key(block)
-        keys.append(feats.k16)  # [n, Ck, h, w]
-        values.append(model.encode_value(block, feats.f16, _pad(masks, pads, "constant")))
-    mem_k = torch.cat(keys).permute(1, 0, 2, 3).unsqueeze(0).contiguous()  # [1, Ck, T, h, w]
-    mem_v = (
-        torch.cat(values).permute(1, 2, 0, 3, 4).unsqueeze(0).contiguous()
-    )  # [1, K, Cv, T, h, w]
-
-    gens = _trial_generators(generator, mc_trials) if generator is not None else [None]
-    out = torch.empty(mc_trials, n_frames, k + 1, height, width)
-    for start, stop in _chunks(n_frames, chunk):
-        block = _pad(frames[start:stop].to(device, torch.float32), pads, "replicate")
-        feats: KeyFeatures = model.encode_key(block)
-        n = stop - start
-        readout = model.read_memory(
-            mem_k.expand(n, *mem_k.shape[1:]), mem_v.expand(n, *mem_v.shape[1:]), feats.k16, top_k
-        )
-        for trial, g in enumerate(gens):
-            logits = model.decode(readout, feats, mc_generator=g)
-            prob = soft_aggregate(torch.sigmoid(logits))
-            out[trial, start:stop] = _crop(prob, pads).float().cpu()
     return out
+
+
+@contextlib.contextmanager
+def _per_sample_dropout(model: STCN, generators: Sequence[torch.Generator]) -> Iterator[None]:
+    """Inside the block, the decoder's channel dropout (when the model is in ``train()`` mode)
+    draws sample ``b``'s masks from ``generators[b]`` alone: each call on ``[B*K, C, h, w]``
+    (object-major within a sample) draws ``rand(K, C)`` from each sample's generator in turn,
+    on the CPU. So a sample's masks do not depend on which other samples share the batch,
+    which is what lets data-parallel ranks each forward a part of a batch and still train
+    exactly as one process forwarding all of it."""
+    modules = [m for m in model.modules() if isinstance(m, ChannelDropout) and m.p > 0.0]
+    active = [m for m in modules if m.training]
+    handles = []
+
+    def hook(module: ChannelDropout, args: tuple[torch.Tensor, ...], out: torch.Tensor):
+        x = args[0]
+        per = x.shape[0] // len(generators)
+        u = torch.cat([torch.rand((per, x.shape[1]), generator=g) for g in generators])
+        keep = (u >= module.p).to(device=x.device, dtype=x.dtype).view(*u.shape, 1, 1)
+        return x * keep / (1.0 - module.p)
+
+    try:
+        for m in active:
+            # eval mode makes the module itself an identity; the hook applies the masks
+            m.eval()
+            handles.append(m.register_forward_hook(hook))
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+        for m in active:
+            m.train()
 
 
 def training_forward(
@@ -289,13 +434,16 @@ def training_forward(
     first_masks: torch.Tensor,
     *,
     top_k: int | None = None,
+    dropout_generators: Sequence[torch.Generator] | None = None,
 ) -> torch.Tensor:
     """STCN's training pass generalised to ``S`` frames (specs §C.3; STCN uses ``S = 3``).
 
     Frame 0's masks give its memory value; frame 1 is segmented with memory ``{0}``; its soft
     aggregated object probabilities (differentiable) give its value; frame 2 is segmented with
-    memory ``{0, 1}``; and so on. The model's mode decides dropout (``train()``: active). No
-    top-k by default (STCN uses it only at inference). Objects absent from frame 0 have empty
+    memory ``{0, 1}``; and so on. The model's mode decides dropout (``train()``: active), its
+    masks drawn from torch's global generator, or from ``dropout_generators[b]`` for sample
+    ``b`` (then a sample's result does not depend on the rest of the batch). No top-k by
+    default (STCN uses it only at inference). Objects absent from frame 0 have empty
     masks; the caller masks them out of the loss if needed.
 
     Args:
@@ -303,6 +451,7 @@ def training_forward(
         frames: ``[B, S, 3, H, W]`` RGB in ``[0, 1]``, ``S >= 2``, ``H, W`` multiples of 16.
         first_masks: ``[B, K, H, W]`` masks of frame 0 in ``[0, 1]``.
         top_k: memory locations kept per query (``None`` = all).
+        dropout_generators: ``B`` CPU generators, one per sample, for the dropout masks.
 
     Returns:
         ``[B, S-1, K+1, H, W]`` aggregated log-odds (:func:`~.model.aggregate_logits`) of frames
@@ -311,6 +460,13 @@ def training_forward(
     s = frames.shape[1]
     if s < 2:
         raise ValueError(f"training_forward needs at least 2 frames per sample, got {s}")
+    if dropout_generators is not None:
+        if len(dropout_generators) != frames.shape[0]:
+            raise ValueError(
+                f"{len(dropout_generators)} dropout generators for {frames.shape[0]} samples"
+            )
+        with _per_sample_dropout(model, dropout_generators):
+            return training_forward(model, frames, first_masks, top_k=top_k)
     flat = model.encode_key(frames.flatten(0, 1))
     feats = [flat.take(slice(i, None, s)) for i in range(s)]  # frame i of every sample
 
@@ -328,3 +484,25 @@ def training_forward(
             keys.append(feats[i].k16.unsqueeze(2))
             values.append(model.encode_value(frames[:, i], feats[i].f16, prob).unsqueeze(3))
     return torch.stack(outputs, dim=1)
+
+
+class TrainingPass(nn.Module):
+    """:func:`training_forward` of ``net`` as a module's ``forward``, so that
+    ``DistributedDataParallel`` can wrap it (its gradient synchronisation is prepared in
+    ``forward``; calling ``net``'s methods directly would skip it). Parameter names gain the
+    prefix ``net.``; train and save ``net`` itself."""
+
+    def __init__(self, net: STCN) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(
+        self,
+        frames: torch.Tensor,
+        first_masks: torch.Tensor,
+        dropout_generators: Sequence[torch.Generator] | None = None,
+    ) -> torch.Tensor:
+        """``[B, S-1, K+1, H, W]`` log-odds of :func:`training_forward`."""
+        return training_forward(
+            self.net, frames, first_masks, dropout_generators=dropout_generators
+        )

@@ -33,7 +33,13 @@ Scoring (:meth:`VosTask.predict`): the memory is the video's labelled frames wit
 annotated masks (kept inside the model by ``train``, so a reloaded checkpoint scores the same);
 every frame is segmented by reading it, and the decoder runs ``mc_trials`` times with dropout
 (:func:`.inference.predict_from_memory`), giving ``mc_probs`` ``float32[T, F, K+1, H, W]``
-(background, then the video's objects) for ``apu``, ``gal`` and ``aghdam`` unchanged.
+(background, then the video's objects) for ``apu``, ``gal`` and ``aghdam`` unchanged. A video
+longer than ``predict_chunk`` frames comes as :class:`asl_core.OutputChunk` pieces computed on
+demand (:func:`.inference.stream_from_memory`), equal to the whole-video values.
+
+Data-parallel training (``torchrun``, :mod:`asl_core.distributed`): :meth:`VosTask.train` wraps
+the network in ``DistributedDataParallel``; every rank draws the same per-sample seeds and
+forwards its share of each batch, and the result equals one process's training.
 """
 
 from __future__ import annotations
@@ -55,11 +61,13 @@ from asl_core import (
     FrameAnnotation,
     FrameRef,
     LabelState,
+    OutputChunk,
     Progress,
     Region,
     RunDirError,
     SparseLoss,
     VideoInfo,
+    dist_context,
 )
 
 __all__ = ["VosModel", "VosParams", "VosTask"]
@@ -141,6 +149,11 @@ class VosParams:
         weight_decay: Adam weight decay (STCN: 1e-7).
         flip: random horizontal flips in training.
         mc_trials: ``T`` dropout trials of ``predict``.
+        predict_chunk: frames per piece of a video's ``mc_probs`` in ``predict``: a longer
+            video comes as :class:`asl_core.OutputChunk` values of this many frames, reading
+            only its labelled frames and one batch of frames at a time, so scoring memory is
+            about ``mc_trials x predict_chunk x (K+1) x H x W x 4`` bytes whatever the video's
+            length. The values do not depend on it (the dropout draws are the same).
         device: ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
     """
 
@@ -175,6 +188,7 @@ class VosParams:
     weight_decay: float = field(default=1e-7, converter=float)
     flip: bool = True
     mc_trials: int = field(default=5, converter=int, validator=_positive)
+    predict_chunk: int = field(default=64, converter=int, validator=_positive)
     device: str = field(default="auto", validator=validators.in_(("auto", "cpu", "cuda")))
 
     @frame_size.validator
@@ -216,6 +230,16 @@ def _decode_entry(entry: Sequence[Sequence[Any]], h: int, w: int) -> np.ndarray:
             raise ValueError(f"annotation mask of size {m.shape} on a {h}x{w} frame")
         ids[m.astype(bool)] = int(track_id)
     return ids
+
+
+def _piece(
+    video: VideoInfo, start: int, stop: int, probs: np.ndarray
+) -> tuple[str, dict[str, np.ndarray]] | OutputChunk:
+    """What ``predict`` yields for frames ``[start, stop)`` of ``video``: the plain
+    ``(video_id, outputs)`` pair when they are the whole video, else an OutputChunk."""
+    if start == 0 and stop == video.num_frames:
+        return video.id, {MC_PROBS: probs}
+    return OutputChunk(video.id, start, stop, video.num_frames, {MC_PROBS: probs})
 
 
 class VosModel:
@@ -322,13 +346,8 @@ class VosTask(Configurable):
     # ------------------------------------------------------------------ helpers
 
     def _device(self) -> Any:
-        import torch
-
-        if self.params.device == "cuda" or (
-            self.params.device == "auto" and torch.cuda.is_available()
-        ):
-            return torch.device("cuda")
-        return torch.device("cpu")
+        """This process's torch device: ``cuda:<local rank>`` under torchrun with CUDA."""
+        return dist_context().torch_device(self.params.device)
 
     @staticmethod
     def _frames_tensor(frames: np.ndarray) -> Any:
@@ -468,6 +487,42 @@ class VosTask(Configurable):
         weights = np.ones(p.sample_frames, dtype=np.float32)
         return np.stack(frames), stack, weights, present
 
+    def _training_sample(
+        self, prepared: Sequence[tuple[str, np.ndarray, np.ndarray, np.ndarray]], seed: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+        """One training sample, every random choice drawn from its own generator seeded with
+        ``seed``: the video, static or sequence sample, its frames, the flip, and the seed of
+        its dropout masks. Returns frames ``uint8[S, H, W, 3]``, first-frame masks
+        ``float32[max_objects, H, W]``, targets ``int64[S-1, H, W]`` (channel index: 0
+        background, ``c+1`` the ``c``-th trained object), loss weights ``float32[S-1]`` and the
+        dropout seed."""
+        p = self.params
+        rng = np.random.default_rng(seed)
+        vid, lab, ids, w = prepared[int(rng.integers(len(prepared)))]
+        if rng.random() < p.static_fraction:
+            frames, target, fw, objects = self._static_sample(vid, lab, ids, rng)
+        else:
+            index, target, fw, objects = self._sample(vid, lab, ids, w, rng)
+            frames = self.data.read_frames(vid)[index]  # [S, H, W, 3]
+        # channel c+1 is object objects[c]; other objects' pixels count as background
+        chan = np.zeros(256, dtype=np.int64)
+        for c, oid in enumerate(objects):
+            chan[oid] = c + 1
+        target = chan[target]
+        if p.flip and rng.random() < 0.5:
+            frames, target = frames[:, :, ::-1], target[:, :, ::-1]
+        first = np.zeros((p.max_objects, self.height, self.width), dtype=np.float32)
+        for c in range(len(objects)):
+            first[c] = target[0] == c + 1
+        dropout_seed = int(rng.integers(2**63 - 1))
+        return (
+            np.ascontiguousarray(frames),
+            first,
+            np.ascontiguousarray(target[1:]),
+            np.asarray(fw[1:], dtype=np.float32),
+            dropout_seed,
+        )
+
     def train(
         self,
         model: VosModel,
@@ -477,13 +532,33 @@ class VosTask(Configurable):
         rng: np.random.Generator,
         progress: Progress,
     ) -> VosModel:
-        """Train from scratch on samples starting at labelled frames (Adam, weighted CE)."""
+        """Train from scratch on samples starting at labelled frames (Adam, weighted CE).
+
+        Each step draws ``batch_size`` sample seeds from ``rng``; sample ``b`` makes every
+        random choice (and its dropout masks) from its own seed, so it is the same whichever
+        process builds it. Under torchrun (``asl_core.dist_context().enabled``) every rank
+        draws the same seeds, builds and forwards only its share of the batch
+        (``batch_share``) through ``DistributedDataParallel``, and scales its loss by
+        ``world_size / batch_size``: the averaged gradient is the gradient of the whole batch's
+        mean loss, so the ranks train exactly like one process (up to float rounding). Returns
+        the model with the plain (unwrapped) network on the CPU.
+
+        Raises:
+            ValueError: no labelled frame. ConfigError: ``batch_size`` below the number of
+                processes. FloatingPointError: a non-finite batch loss (on every rank).
+        """
         import torch
         import torch.nn.functional as F
 
-        from .inference import training_forward
+        from .inference import TrainingPass
 
         p = self.params
+        ctx = dist_context()
+        if p.batch_size < ctx.world_size:
+            raise ConfigError(
+                f"task.batch_size={p.batch_size} is below the {ctx.world_size} processes of "
+                "this torchrun job: every process needs a sample per step"
+            )
         device = self._device()
         torch.manual_seed(int(rng.integers(2**63 - 1)))
         prepared = []
@@ -499,6 +574,13 @@ class VosTask(Configurable):
         if not prepared:
             raise ValueError("no labelled frame to train on")
         net = model.net.to(device).train()
+        runner: Any = TrainingPass(net)
+        if ctx.enabled:
+            from torch.nn.parallel import DistributedDataParallel
+
+            runner = DistributedDataParallel(
+                runner, device_ids=[device.index] if device.type == "cuda" else None
+            )
         optimiser = torch.optim.Adam(net.parameters(), lr=p.lr, weight_decay=p.weight_decay)
         scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimiser,
@@ -506,54 +588,48 @@ class VosTask(Configurable):
             if p.lr_schedule == "cosine"
             else (lambda s: 1.0),
         )
-        k_max = p.max_objects
+        share = list(ctx.batch_share(p.batch_size))
+        # DDP averages gradients over ranks: world/batch x (sum over the share) makes that
+        # average the gradient of the mean over the whole batch
+        scale = ctx.world_size / p.batch_size
         progress.start(p.iterations, "steps")
-        for step in range(p.iterations):
-            clips, firsts, targets, weights = [], [], [], []
-            for k in rng.integers(len(prepared), size=p.batch_size):
-                vid, lab, ids, w = prepared[int(k)]
-                if rng.random() < p.static_fraction:
-                    frames, target, fw, objects = self._static_sample(vid, lab, ids, rng)
-                else:
-                    index, target, fw, objects = self._sample(vid, lab, ids, w, rng)
-                    frames = self.data.read_frames(vid)[index]  # [S, H, W, 3]
-                # channel c+1 is object objects[c]; other objects' pixels count as background
-                chan = np.zeros(256, dtype=np.int64)
-                for c, oid in enumerate(objects):
-                    chan[oid] = c + 1
-                target = chan[target]
-                if p.flip and rng.random() < 0.5:
-                    frames, target = frames[:, :, ::-1], target[:, :, ::-1]
-                first = np.zeros((k_max, self.height, self.width), dtype=np.float32)
-                for c in range(len(objects)):
-                    first[c] = target[0] == c + 1
-                clips.append(np.ascontiguousarray(frames))
-                firsts.append(first)
-                targets.append(np.ascontiguousarray(target[1:]))
-                weights.append(fw[1:])
-            x = (
-                torch.from_numpy(np.stack(clips)).to(device).permute(0, 1, 4, 2, 3).float() / 255.0
-            )  # [B, S, 3, H, W]
-            first_t = torch.from_numpy(np.stack(firsts)).to(device)
-            y = torch.from_numpy(np.stack(targets)).to(device)  # [B, S-1, H, W]
-            fw_t = torch.from_numpy(np.stack(weights).astype(np.float32)).to(device)
-            logits = training_forward(net, x, first_t)  # [B, S-1, K+1, H, W]
-            b, s1 = y.shape[:2]
-            ce = F.cross_entropy(
-                logits.flatten(0, 1), y.flatten(0, 1), reduction="none"
-            )  # [B*(S-1), H, W]
-            per_frame = ce.mean(dim=(1, 2)).view(b, s1)
-            total = loss.reduce(per_frame, fw_t).mean()
-            if not torch.isfinite(total):
-                raise FloatingPointError(
-                    f"vos training diverged at step {step}: loss {float(total)}; lower task.lr"
-                )
-            optimiser.zero_grad(set_to_none=True)
-            total.backward()
-            optimiser.step()
-            scheduler.step()
-            progress.advance(1)
-        model.net = net.cpu()
+        try:
+            for step in range(p.iterations):
+                seeds = rng.integers(2**63 - 1, size=p.batch_size)
+                samples = [self._training_sample(prepared, int(seeds[b])) for b in share]
+                clips, firsts, targets, weights, dropout_seeds = zip(*samples, strict=True)
+                x = torch.from_numpy(np.stack(clips)).to(device).permute(0, 1, 4, 2, 3)
+                x = x.float() / 255.0  # [B', S, 3, H, W]
+                first_t = torch.from_numpy(np.stack(firsts)).to(device)
+                y = torch.from_numpy(np.stack(targets)).to(device)  # [B', S-1, H, W]
+                fw_t = torch.from_numpy(np.stack(weights)).to(device)
+                gens = [torch.Generator().manual_seed(s) for s in dropout_seeds]
+                logits = runner(x, first_t, gens)  # [B', S-1, K+1, H, W]
+                b, s1 = y.shape[:2]
+                ce = F.cross_entropy(
+                    logits.flatten(0, 1), y.flatten(0, 1), reduction="none"
+                )  # [B'*(S-1), H, W]
+                per_frame = ce.mean(dim=(1, 2)).view(b, s1)
+                total = loss.reduce(per_frame, fw_t).sum() * scale
+                optimiser.zero_grad(set_to_none=True)
+                total.backward()
+                batch_loss = total.detach()
+                if ctx.enabled:
+                    import torch.distributed as dist
+
+                    dist.all_reduce(batch_loss)
+                # every rank sees the same batch loss, so all stop together
+                batch_loss = float(batch_loss) / ctx.world_size
+                if not math.isfinite(batch_loss):
+                    raise FloatingPointError(
+                        f"vos training diverged at step {step}: loss {batch_loss}; lower task.lr"
+                    )
+                optimiser.step()
+                scheduler.step()
+                progress.advance(1)
+        finally:
+            del runner
+            model.net = net.cpu()
         model.memory = memory
         return model
 
@@ -630,13 +706,20 @@ class VosTask(Configurable):
         videos: Sequence[VideoInfo],
         requires: frozenset[str],
         rng: np.random.Generator,
-    ) -> Iterator[tuple[str, dict[str, np.ndarray]]]:
+    ) -> Iterator[tuple[str, dict[str, np.ndarray]] | OutputChunk]:
         """``mc_probs`` ``float32[T, F, K+1, H, W]`` per video from the memory of its labelled
         frames (``K`` = objects on them); a video without labelled frame (or without object on
-        them) has nothing to propagate: all background, ``[T, F, 2, H, W]``."""
+        them) has nothing to propagate: all background, ``[T, F, 2, H, W]``.
+
+        A video of at most ``predict_chunk`` frames comes whole, as ``(video_id, outputs)``; a
+        longer one as consecutive :class:`asl_core.OutputChunk` values of ``predict_chunk``
+        frames (the last shorter), computed as they are consumed from its labelled frames and
+        one batch of frames at a time (:func:`.inference.stream_from_memory`), with the same
+        values as in one piece. The MC-dropout masks come from a torch generator seeded from
+        ``rng`` (one draw per call), then per video and trial in order."""
         import torch
 
-        from .inference import predict_from_memory
+        from .inference import stream_from_memory
 
         p = self.params
         device = self._device()
@@ -646,33 +729,39 @@ class VosTask(Configurable):
         try:
             for info in videos:
                 n = info.num_frames
+                span = min(p.predict_chunk, n)
                 entries = model.memory.get(info.id, {})
                 ids = {
                     int(f): _decode_entry(e, self.height, self.width) for f, e in entries.items()
                 }
                 objects = sorted({int(i) for m in ids.values() for i in np.unique(m) if i})
                 if not objects:
-                    probs = np.zeros((p.mc_trials, n, 2, self.height, self.width), np.float32)
-                    probs[:, :, 0] = 1.0
-                    yield info.id, {MC_PROBS: probs}
+                    for start in range(0, n, span):
+                        stop = min(start + span, n)
+                        probs = np.zeros(
+                            (p.mc_trials, stop - start, 2, self.height, self.width), np.float32
+                        )
+                        probs[:, :, 0] = 1.0
+                        yield _piece(info, start, stop, probs)
                     continue
                 given = {
-                    f: torch.from_numpy(np.stack([m == o for o in objects]).astype(np.float32)).to(
-                        device
-                    )
+                    f: torch.from_numpy(np.stack([m == o for o in objects]).astype(np.float32))
                     for f, m in sorted(ids.items())
                 }
-                frames = self._frames_tensor(np.asarray(self.data.read_frames(info.id)))
-                with torch.no_grad():
-                    probs = predict_from_memory(
-                        net,
-                        frames.to(device),
-                        given,
-                        top_k=p.top_k,
-                        mc_trials=p.mc_trials,
-                        generator=gen,
-                    )
-                yield info.id, {MC_PROBS: probs.cpu().numpy().astype(np.float32, copy=False)}
+                pieces = stream_from_memory(
+                    net,
+                    lambda index, vid=info.id: self._frames_tensor(
+                        self.data.read_frames_at(vid, list(index))
+                    ),
+                    n,
+                    given,
+                    top_k=p.top_k,
+                    mc_trials=p.mc_trials,
+                    generator=gen,
+                    span=span,
+                )
+                for start, stop, probs in pieces:
+                    yield _piece(info, start, stop, probs.numpy())
         finally:
             model.net = net.cpu()
 
@@ -722,18 +811,29 @@ class VosTask(Configurable):
                 category = {
                     int(e[0]): int(e[4]) for es in entries.values() for e in es if len(e) > 4
                 }
-                given = {
-                    f: torch.from_numpy(np.stack([m == o for o in objects]).astype(np.float32)).to(
-                        device
-                    )
+                masks = {
+                    f: torch.from_numpy(np.stack([m == o for o in objects]).astype(np.float32))
                     for f, m in sorted(ids.items())
                 }
-                frames_t = self._frames_tensor(np.asarray(self.data.read_frames(vid)))
-                with torch.no_grad():
-                    probs = predict_from_memory(
-                        net, frames_t.to(device), given, top_k=self.params.top_k, mc_trials=1
-                    )
-                labels = probs[0].argmax(dim=1).cpu().numpy()  # [F, H, W], 0 = background
+                # without dropout a frame's segmentation depends only on it and the memory:
+                # read just the memory frames and the wanted ones, predict_chunk at a time
+                todo = sorted(set(wanted))
+                labels: dict[int, np.ndarray] = {}
+                for g in range(0, len(todo), self.params.predict_chunk):
+                    group = todo[g : g + self.params.predict_chunk]
+                    needed = sorted(set(masks) | set(group))
+                    at = {f: i for i, f in enumerate(needed)}
+                    frames_t = self._frames_tensor(self.data.read_frames_at(vid, needed))
+                    with torch.no_grad():
+                        probs = predict_from_memory(
+                            net,
+                            frames_t.to(device),
+                            {at[f]: m.to(device) for f, m in masks.items()},
+                            top_k=self.params.top_k,
+                            mc_trials=1,
+                        )
+                    best = probs[0].argmax(dim=1).cpu().numpy()  # [len(needed), H, W], 0 = bg
+                    labels.update({f: best[at[f]] for f in group})
                 for f in wanted:
                     regions = []
                     for c, oid in enumerate(objects, start=1):
