@@ -10,13 +10,18 @@ Two schemes (reference specs §A.6 and §B.5):
   of a clip with the configured stride, shifted to stay inside the video; a video too short for
   that stride falls back to stride 1, and one shorter than the clip repeats its last frame
   (padding, ``valid`` False).
+
+Scoring a long video in chunks (:func:`chunk_unit`) cuts the tiling between clip batches, so a
+chunked pass runs exactly the batches of the unchunked one.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-__all__ = ["tile_clips", "train_clip"]
+__all__ = ["chunk_unit", "tile_clips", "train_clip"]
 
 
 def tile_clips(
@@ -43,6 +48,29 @@ def tile_clips(
     keep = valid.any(axis=1)
     index = np.minimum(raw, num_frames - 1)
     return index[keep].astype(np.int64), valid[keep]
+
+
+def chunk_unit(clip_len: int, stride: int, batch: int) -> int:
+    """Frames of the smallest chunk of a video that is both whole tiling blocks and whole
+    batches of ``batch`` clips: ``lcm(stride, batch) * clip_len``.
+
+    A block of :func:`tile_clips` is ``clip_len * stride`` frames and ``stride`` consecutive
+    clips, so a chunk starting at a multiple of this many frames starts at clip
+    ``start / clip_len``, a multiple of ``batch``: batching the chunk's clips ``batch`` at a
+    time gives exactly the batches of the whole video's tiling (and so, with the same
+    generator, the same MC-dropout draws). Padding clips only occur in the last block.
+
+    Args:
+        clip_len: frames per clip.
+        stride: temporal stride inside a clip.
+        batch: clips per forward pass.
+
+    Returns:
+        The number of frames, ``>= clip_len * stride``.
+    """
+    if clip_len < 1 or stride < 1 or batch < 1:
+        raise ValueError("clip_len, stride and batch must be >= 1")
+    return math.lcm(stride, batch) * clip_len
 
 
 def train_clip(

@@ -34,7 +34,7 @@ from __future__ import annotations
 import collections
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -780,7 +780,8 @@ class ActionDataset:
         """Decode frames of a video as RGB.
 
         Frame folders are read file by file (only the missing frames of the cached video);
-        a video file is decoded whole on first use.
+        a video file is decoded whole on first use. To go through a whole long video without
+        caching it, use :meth:`stream_frames`.
 
         Args:
             video_id: the video.
@@ -814,6 +815,90 @@ class ActionDataset:
             pixels[todo] = self._load(record, todo)
             loaded[todo] = True
         return pixels[idx]
+
+    def stream_frames(self, video_id: str, chunk: int) -> Iterator[np.ndarray]:
+        """Decode a whole video as consecutive chunks of frames, holding one chunk at a time.
+
+        Chunk ``k`` holds frames ``[k * chunk, min((k + 1) * chunk, F))``. Nothing is added to the
+        frame cache, so a video far larger than memory streams in bounded space:
+
+        * frame folders read only each chunk's files (frames already in the cache are copied
+          from it instead, but a cached video is never filled in);
+        * a video file is decoded once, sequentially (PyAV); when the whole video is already
+          cached it is sliced instead. The last chunk comes after the decoder has ended, so a
+          file with more or fewer frames than the annotations raises before the video's last
+          frames are handed out.
+
+        Args:
+            video_id: the video.
+            chunk: frames per chunk, ``>= 1``.
+
+        Yields:
+            ``uint8[n, H, W, 3]`` (``frame_size`` when set), new arrays; ``n == chunk`` except
+            for the last chunk.
+
+        Raises:
+            KeyError: for an unknown video.
+            ValueError: for ``chunk < 1``.
+            DatasetError: as :meth:`read_frames` (a missing, unreadable or wrongly sized frame,
+                a frame count that differs from the annotations).
+        """
+        record = self.video(video_id)
+        if int(chunk) < 1:
+            raise ValueError(f"chunk must be >= 1 frame, got {chunk}")
+        chunk = int(chunk)
+        n = record.num_frames
+        self._check_count(record)
+        entry = self._frames.get(video_id)
+        if isinstance(self.source, FrameFolders):
+            for start in range(0, n, chunk):
+                wanted = np.arange(start, min(start + chunk, n))
+                if entry is None:
+                    yield self._load(record, wanted)
+                    continue
+                pixels, loaded = entry
+                out = pixels[wanted]  # a copy; frames not loaded yet are overwritten below
+                todo = ~loaded[wanted]
+                if todo.any():
+                    out[todo] = self._load(record, wanted[todo])
+                yield out
+            return
+        if entry is not None and entry[1].all():
+            for start in range(0, n, chunk):
+                yield entry[0][start : start + chunk].copy()
+            return
+        yield from self._stream_video_file(record, chunk)
+
+    def _stream_video_file(self, record: VideoRecord, chunk: int) -> Iterator[np.ndarray]:
+        """Decode a video file once, in order, yielding ``chunk`` frames at a time."""
+        path = self.source.location(record.id)
+        shape = (record.height, record.width, 3)
+        buf = np.empty((min(chunk, record.num_frames), *shape), dtype=np.uint8)
+        filled = 0
+        n = 0
+        decoded = self.source.frames(record.id)
+        try:
+            for n, frame in enumerate(decoded, start=1):
+                if n > record.num_frames:
+                    raise DatasetError(
+                        f"video file {path} has more than the {record.num_frames} frames "
+                        f"{self.gt.source} gives video {record.id!r}"
+                    )
+                buf[filled] = self._fit(record, frame, path, "video file")
+                filled += 1
+                # the video's last chunk waits for the decoder's end (frame-count check)
+                if filled == buf.shape[0] and n < record.num_frames:
+                    yield buf
+                    buf = np.empty((min(chunk, record.num_frames - n), *shape), dtype=np.uint8)
+                    filled = 0
+        finally:
+            decoded.close()  # closes the container even when the caller stops early
+        if n != record.num_frames:
+            raise DatasetError(
+                f"video file {path} decodes to {n} frames, but {self.gt.source} gives video "
+                f"{record.id!r} {record.num_frames}"
+            )
+        yield buf
 
     # ------------------------------------------------------------------ masks
 

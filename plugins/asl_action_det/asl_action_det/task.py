@@ -20,7 +20,15 @@ also the box-detection frame-AP / video-AP of the masks' tight boxes (:mod:`.mas
 
 Scoring: ``predict`` streams each video clip by clip (tiling of :func:`.clips.tile_clips`) and
 yields ``mc_probs`` ``float32[T, F, 2, H, W]`` (background, actor) from ``T`` MC-dropout trials,
-running the encoder once per clip and only the dropout-bearing head ``T`` times.
+running the encoder once per clip and only the dropout-bearing head ``T`` times. A video whose
+``mc_probs`` exceed ``predict_chunk_mb`` comes as :class:`asl_core.OutputChunk` values of whole
+clip batches (:func:`.clips.chunk_unit`), its frames read chunk by chunk
+(:meth:`.dataset.ActionDataset.stream_frames`), so scoring memory does not grow with its length.
+
+Several processes (``torchrun``, :func:`asl_core.dist_context`): ``train`` wraps the model in
+``DistributedDataParallel``; every rank draws the whole batch from the shared generator but
+decodes and runs only its share, and the losses are scaled so that the averaged gradient is
+the one-process gradient of the whole batch.
 """
 
 from __future__ import annotations
@@ -42,11 +50,13 @@ from asl_core import (
     FrameAnnotation,
     FrameRef,
     LabelState,
+    OutputChunk,
     Progress,
     Region,
     RunDirError,
     SparseLoss,
     VideoInfo,
+    dist_context,
 )
 
 from .layouts import DATASETS, as_frame_size
@@ -119,6 +129,13 @@ class ActionDetParams:
         mc_trials: ``T`` dropout trials of ``predict``.
         eval_batch: clips per forward pass in evaluation and prediction (>= 2: CPU 3-D
             convolutions with batch 1 take a slow path).
+        predict_chunk_mb: bound, in MiB (default 32), of the ``mc_probs`` that ``predict``
+            holds at once: a video whose ``mc_probs`` (``T * F * 2 * H * W * 4`` bytes) exceed it
+            is yielded as :class:`asl_core.OutputChunk` values of the largest whole number of
+            alignment units (:func:`.clips.chunk_unit`: ``lcm(clip_stride, eval_batch) *
+            clip_len`` frames, 32 with the defaults) that fits, at least one unit. The outputs
+            are identical whatever the bound (chunks are cut between the clip batches of the
+            unchunked pass).
         device: ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
         box_metrics: also report the box-detection frame-AP / video-AP (``act`` preset, IoU 0.5,
             0.2, 0.75 and 0.5:0.95) of the tight boxes of the predicted masks, scored by the
@@ -168,6 +185,7 @@ class ActionDetParams:
     flip: bool = True
     mc_trials: int = field(default=10, converter=int, validator=_positive)
     eval_batch: int = field(default=4, converter=int, validator=_positive)
+    predict_chunk_mb: float = field(default=32.0, converter=float, validator=_positive)
     device: str = field(default="auto", validator=validators.in_(("auto", "cpu", "cuda")))
     box_metrics: bool = field(default=True, validator=validators.instance_of(bool))
 
@@ -242,13 +260,21 @@ class ActionDetTask(Configurable):
     # ------------------------------------------------------------------ helpers
 
     def _device(self) -> Any:
-        import torch
+        """This process's torch device: ``cuda:<local rank>`` under torchrun (task.device)."""
+        return dist_context().torch_device(self.params.device)
 
-        if self.params.device == "cuda" or (
-            self.params.device == "auto" and torch.cuda.is_available()
-        ):
-            return torch.device("cuda")
-        return torch.device("cpu")
+    def predict_chunk_frames(self, num_frames: int) -> int:
+        """Frames per :meth:`predict` chunk of a video of ``num_frames`` frames (see
+        ``predict_chunk_mb``); ``num_frames`` itself when the whole video fits."""
+        from .clips import chunk_unit
+
+        p = self.params
+        per_frame = p.mc_trials * 2 * self.height * self.width * 4  # float32 mc_probs bytes
+        if num_frames * per_frame <= p.predict_chunk_mb * 2**20:
+            return num_frames
+        unit = chunk_unit(p.clip_len, p.clip_stride, p.eval_batch)
+        units = int(p.predict_chunk_mb * 2**20 // (unit * per_frame))
+        return min(num_frames, unit * max(units, 1))
 
     def _clip_tensor(self, frames: np.ndarray, index: np.ndarray) -> Any:
         """uint8 [F, H, W, 3] frames gathered at ``index [B, L]`` → float [B, 3, L, H, W]."""
@@ -328,13 +354,39 @@ class ActionDetTask(Configurable):
         rng: np.random.Generator,
         progress: Progress,
     ) -> Any:
-        """Train from scratch on clips centred on labelled frames (Adam, spread + weighted BCE)."""
+        """Train from scratch on clips centred on labelled frames (Adam, spread + weighted BCE).
+
+        Every random choice of a batch item (video, centre frame, clip position, flip and the
+        seed of its dropout masks) is drawn from ``rng`` for every item of the batch, in item
+        order, so the training does not depend on how many processes share it.
+
+        Under torchrun (:func:`asl_core.dist_context` enabled) the model is wrapped in
+        ``DistributedDataParallel`` on ``cuda:<local rank>`` or the CPU; every rank makes the
+        same draws (all ranks hold the same ``rng`` state) but decodes frames and runs the model
+        only for its share of the batch (:meth:`asl_core.DistContext.batch_share`). Each loss
+        term is rescaled from a mean over the rank's items to its share of the mean over the
+        whole batch (the counts of clips showing an actor, for the spread loss, and with a
+        weighted frame, for the actor-map loss, come from the draws, known on every rank), times
+        the world size, so that the gradient DistributedDataParallel averages is the
+        one-process gradient of the whole batch. Returns the unwrapped module, on the CPU.
+
+        Raises:
+            ValueError: no labelled frame.
+            ConfigError: under torchrun, ``batch_size`` below the number of processes.
+            FloatingPointError: a non-finite loss (of the whole batch: every rank raises).
+        """
         import torch
 
         from .clips import train_clip
         from .losses import actor_map_loss, margin_at, pixel_bce_per_frame, spread_loss
 
         p = self.params
+        ctx = dist_context()
+        if ctx.enabled and p.batch_size < ctx.world_size:
+            raise ConfigError(
+                f"task.batch_size={p.batch_size} is smaller than the {ctx.world_size} processes "
+                "of this torchrun job: every process needs at least one clip of each batch"
+            )
         device = self._device()
         torch.manual_seed(int(rng.integers(2**63 - 1)))
         videos = [v for v in self._train.values() if labels.labelled(v.id).size]
@@ -347,6 +399,13 @@ class ActionDetTask(Configurable):
             weights = np.asarray(loss.frame_weights(v.num_frames, lab), dtype=np.float32)
             prepared.append((v, lab, target, weights))
         model.to(device).train()
+        net = model
+        if ctx.enabled:
+            from torch.nn.parallel import DistributedDataParallel
+
+            net = DistributedDataParallel(
+                model, device_ids=[device.index] if device.type == "cuda" else None
+            )
         optimiser = torch.optim.Adam(model.parameters(), lr=p.lr)
         # a cycle ends at a fixed step count, not at convergence: decaying the rate to 0 makes the
         # evaluated model the average of the last steps' region rather than one noisy Adam step
@@ -356,25 +415,34 @@ class ActionDetTask(Configurable):
             if p.lr_schedule == "cosine"
             else (lambda s: 1.0),
         )
+        mine = list(ctx.batch_share(p.batch_size))
         progress.start(p.iterations, "steps")
         for step in range(p.iterations):
             picks = rng.integers(len(prepared), size=p.batch_size)
-            clips, masks, weights, classes, shown = [], [], [], [], []
+            draws = []
             for k in picks:
                 v, lab, target, w = prepared[int(k)]
                 center = int(lab[rng.integers(lab.size)])
                 index, valid = train_clip(center, v.num_frames, p.clip_len, p.clip_stride, rng)
-                frames = self.dataset.read_frames(v.id)
-                clip = frames[index]
+                flip = bool(p.flip and rng.random() < 0.5)
+                seed = int(rng.integers(2**63 - 1))
+                fw = np.where(valid, w[index], 0.0)
+                # a clip centred on a labelled frame without actor shows nothing of the class
+                draws.append((v, target, index, fw, flip, seed, bool(target[center].any())))
+            clips, masks, weights, classes, shown, gens = [], [], [], [], [], []
+            for i in mine:
+                v, target, index, fw, flip, seed, on = draws[i]
+                clip = self.dataset.read_frames(v.id, index)
                 mask = target[index]
-                if p.flip and rng.random() < 0.5:
+                if flip:
                     clip, mask = clip[:, :, ::-1], mask[:, :, ::-1]
                 clips.append(clip)
                 masks.append(mask)
-                weights.append(np.where(valid, w[index], 0.0))
+                weights.append(fw)
                 classes.append(v.label)
-                # a clip centred on a labelled frame without actor shows nothing of the class
-                shown.append(bool(target[center].any()))
+                shown.append(on)
+                # per-clip dropout masks: the same for a clip whichever process computes it
+                gens.append(torch.Generator().manual_seed(seed))
             x = (
                 torch.from_numpy(np.stack(clips))
                 .float()
@@ -385,7 +453,7 @@ class ActionDetTask(Configurable):
             y = torch.from_numpy(np.stack(masks).astype(np.float32)).to(device)
             fw = torch.from_numpy(np.stack(weights).astype(np.float32)).to(device)
             cls = torch.as_tensor(classes, dtype=torch.long, device=device)
-            out = model(x, target=cls)
+            out = net(x, target=cls, generators=gens)
             margin = margin_at(step, p.iterations, p.margin_start, p.margin_end)
             on = torch.as_tensor(shown, device=device)
             cls_loss = (
@@ -394,20 +462,34 @@ class ActionDetTask(Configurable):
                 else out.activations.sum() * 0.0
             )
             seg_loss = loss.reduce(pixel_bce_per_frame(out.logits, y), fw).mean()
-            seg_loss = seg_loss + actor_map_loss(out.actor_logits, y, fw)
+            map_loss = actor_map_loss(out.actor_logits, y, fw)
+            if ctx.enabled:
+                # each term: a mean over this rank's items → its part of the whole batch's mean
+                cls_loss = cls_loss * (sum(shown) / max(sum(d[6] for d in draws), 1))
+                seg_loss = seg_loss * (len(mine) / p.batch_size)
+                used = [bool((d[3] > 0).any()) for d in draws]
+                map_loss = map_loss * (sum(used[i] for i in mine) / max(sum(used), 1))
+            seg_loss = seg_loss + map_loss
             total = p.cls_weight * cls_loss + p.seg_weight * seg_loss
-            if not torch.isfinite(total):
+            report = torch.stack([total, cls_loss, seg_loss]).detach()
+            if ctx.enabled:
+                import torch.distributed as dist
+
+                dist.all_reduce(report)  # the whole batch's losses, the same on every rank
+            if not bool(torch.isfinite(report[0])):
                 # never keep training on garbage: a NaN here poisons every later step
                 raise FloatingPointError(
-                    f"action_det training diverged at step {step}: loss {float(total)} "
-                    f"(classification {float(cls_loss)}, localisation {float(seg_loss)}); "
+                    f"action_det training diverged at step {step}: loss {float(report[0])} "
+                    f"(classification {float(report[1])}, localisation {float(report[2])}); "
                     "lower task.lr"
                 )
             optimiser.zero_grad(set_to_none=True)
-            total.backward()
+            # DistributedDataParallel averages the ranks' gradients; their sum is wanted
+            (total * ctx.world_size if ctx.enabled else total).backward()
             optimiser.step()
             scheduler.step()
             progress.advance(1)
+        del net  # drops DistributedDataParallel's hooks on the parameters
         return model.cpu()
 
     def _tiles(self, video: Any) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -483,9 +565,20 @@ class ActionDetTask(Configurable):
         videos: Sequence[VideoInfo],
         requires: frozenset[str],
         rng: np.random.Generator,
-    ) -> Iterator[tuple[str, dict[str, np.ndarray]]]:
-        """``mc_probs`` ``float32[T, F, 2, H, W]`` per video, streamed clip batch by clip batch."""
+    ) -> Iterator[tuple[str, dict[str, np.ndarray]] | OutputChunk]:
+        """``mc_probs`` ``float32[T, F, 2, H, W]`` per video, streamed clip batch by clip batch.
+
+        A video whose ``mc_probs`` fit in ``predict_chunk_mb`` is yielded whole, as
+        ``(video_id, {"mc_probs": ...})``; a longer one as consecutive
+        :class:`asl_core.OutputChunk` values of :meth:`predict_chunk_frames` frames
+        (``mc_probs`` ``float32[T, stop - start, 2, H, W]``), its frames decoded chunk by chunk.
+        Chunks are cut between the clip batches of the unchunked pass, and the MC-dropout
+        generator is consumed batch after batch in the same order, so the outputs are
+        identical whatever ``predict_chunk_mb`` is.
+        """
         import torch
+
+        from .clips import tile_clips
 
         p = self.params
         device = self._device()
@@ -495,17 +588,34 @@ class ActionDetTask(Configurable):
         try:
             for info in videos:
                 video = self._train[info.id]
-                fg = np.zeros(
-                    (p.mc_trials, video.num_frames, self.height, self.width), dtype=np.float32
-                )
-                with torch.no_grad():
-                    for frames, index, valid in self._tiles(video):
-                        _, prob = model.mc_forward(
-                            self._clip_tensor(frames, index).to(device), p.mc_trials, gen
-                        )
-                        prob = prob.cpu().numpy()  # [T, B, L, H, W]
-                        fg[:, index[valid]] = prob[:, valid]
-                yield info.id, {MC_PROBS: np.stack([1.0 - fg, fg], axis=2)}
+                n = video.num_frames
+                step = self.predict_chunk_frames(n)
+                index, valid = tile_clips(n, p.clip_len, p.clip_stride)
+                # a clip's first position is in its block, and clips go block by block
+                first = index[:, 0]
+                start = 0
+                for frames in self.dataset.stream_frames(video.id, step):
+                    stop = start + frames.shape[0]
+                    c0, c1 = (int(c) for c in np.searchsorted(first, [start, stop]))
+                    probs = np.empty(
+                        (p.mc_trials, stop - start, 2, self.height, self.width), dtype=np.float32
+                    )
+                    with torch.no_grad():
+                        for s in range(c0, c1, p.eval_batch):
+                            idx = index[s : min(s + p.eval_batch, c1)] - start
+                            ok = valid[s : min(s + p.eval_batch, c1)]
+                            _, prob = model.mc_forward(
+                                self._clip_tensor(frames, idx).to(device), p.mc_trials, gen
+                            )
+                            # every frame lies in exactly one clip: each is written once
+                            probs[:, idx[ok], 1] = prob.cpu().numpy()[:, ok]
+                    probs[:, :, 0] = 1.0 - probs[:, :, 1]
+                    if start == 0 and stop == n:
+                        yield info.id, {MC_PROBS: probs}
+                    else:
+                        yield OutputChunk(info.id, start, stop, n, {MC_PROBS: probs})
+                    del probs  # not kept alive while the next chunk is computed
+                    start = stop
         finally:
             model.cpu()
 

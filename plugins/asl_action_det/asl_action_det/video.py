@@ -7,7 +7,8 @@ Two sources, both addressed by video id ``"<class>/<clip>"``:
   Frames are read one by one, so a clip costs only its own frames.
 * :class:`VideoFiles` — ``<folder>/<video><ext>`` (``.avi`` for UCF-101 and J-HMDB), decoded with
   PyAV (``pip install av``) as RGB. Decoding is sequential, so a video is decoded whole, once,
-  on its first use; the caller caches it (:class:`.dataset.ActionDataset`).
+  on its first use; the caller caches it, or streams it chunk by chunk without keeping it
+  (:meth:`.dataset.ActionDataset.stream_frames`).
 
 Frame indices in this module's API are **0-based** (frame ``i`` is file number ``i + 1``).
 Every error names the file (:class:`DatasetError`).
