@@ -104,6 +104,8 @@ def reduce_outputs(
                 st = scorer.frame_stats(part_video, {k: item.outputs[k] for k in requires}, rng)
                 parts.append(_checked(st, part_video, scorer_name))
             chunks.append(item if not local else _drop_outputs(item))
+            # free this chunk's pixels before the task computes the next one
+            del item
             continue
         try:
             video_id, outputs = item

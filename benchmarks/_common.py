@@ -59,3 +59,21 @@ def record(title: str, table: str, notes: str = "", path: Path = RESULTS) -> Non
         section += f"\n{notes}\n"
     with open(path, "a") as fh:
         fh.write(section)
+
+
+def whole_outputs(task: Any, model: Any, video: Any, rng: np.random.Generator) -> dict[str, Any]:
+    """``task.predict`` of one video, its ``OutputChunk``s (if any) joined: the whole video's
+    outputs, for diagnostics that need them (the loop itself never joins them)."""
+    from asl_core import MC_PROBS, OUTPUT_FRAME_AXIS, OutputChunk
+
+    parts: list[Any] = []
+    for item in task.predict(model, [video], frozenset({MC_PROBS}), rng):
+        if isinstance(item, OutputChunk):
+            parts.append(item.outputs)
+        else:
+            parts.append(item[1])
+    return {
+        MC_PROBS: np.concatenate(
+            [np.asarray(o[MC_PROBS]) for o in parts], axis=OUTPUT_FRAME_AXIS[MC_PROBS]
+        )
+    }

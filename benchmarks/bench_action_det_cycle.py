@@ -31,6 +31,8 @@ from asl_strategies.losses.mgw import MGWLoss
 from asl_core import FrameRef, LabelState, NullProgress
 from asl_core.budget import initial_selection
 from asl_core.loop import phase_rng
+from asl_core.plugins import default_plugin_manager
+from asl_core.scoring import score_pool
 from asl_core.testing import FakeOracle
 
 
@@ -133,15 +135,17 @@ def main() -> None:
     m_init, t_train, t_eval, model = train_and_evaluate(task, list(init.frames), args.seed)
 
     t0 = time.perf_counter()
-    scored = 0
-    for _vid, outputs in task.predict(
-        model, pool, frozenset({"mc_probs"}), phase_rng(args.seed, 0, "predict")
-    ):
-        fg = outputs["mc_probs"][:, :, 1]
-        # eq. 1-style reduction to one number per frame, as a scorer would do on the fly
-        scored += int(
-            np.mean(-np.log(np.maximum(np.maximum(fg, 1 - fg), 1e-6)), axis=(0, 2, 3)).size
-        )
+    # the loop's scoring phase: each video predicted alone and reduced by apu (eq. 1)
+    stats = score_pool(
+        task,
+        default_plugin_manager().build("scorer", "apu", {}),
+        model,
+        pool,
+        list(range(len(pool))),
+        lambda i: (phase_rng(args.seed, 0, "predict", i), phase_rng(args.seed, 0, "stats", i)),
+    )
+    assert stats is not None and len(stats) == len(pool)
+    scored = sum(st.num_frames for st in stats.values())
     t_score = time.perf_counter() - t0
     rows = [
         ["data (load or generate)", f"{t_data:.1f}"],

@@ -39,7 +39,7 @@ import numpy as np
 from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, markdown_table, record
+from _common import ROOT, markdown_table, record, whole_outputs
 
 from asl_core import MC_PROBS
 from asl_core.ledger import Ledger
@@ -66,9 +66,11 @@ def frame_table(run_root: Path, cycle: int) -> dict[str, np.ndarray]:
         k: [] for k in ("video", "u", "dist", "error", "actor", "area", "labelled")
     }
     position = {v.id: i for i, v in enumerate(pool)}
-    rng = phase_rng(int(cfg["seed"]), cycle, "predict")
-    for video_id, outputs in task.predict(model, pool, frozenset({MC_PROBS}), rng):
-        probs = outputs[MC_PROBS]
+    for index, video in enumerate(pool):
+        # the generator the loop gives this video in this cycle
+        rng = phase_rng(int(cfg["seed"]), cycle, "predict", index)
+        video_id = video.id
+        probs = whole_outputs(task, model, video, rng)[MC_PROBS]
         n = probs.shape[1]
         lab = labels.labelled(video_id)
         pred = probs[:, :, 1].mean(axis=0) > 0.5  # [F, H, W]
