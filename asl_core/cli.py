@@ -989,7 +989,7 @@ def _data_check(args: argparse.Namespace, manager: PluginManager, out: Console) 
 def _wide(out: Console) -> Console:
     """``out``, or when it is not a terminal (piped, captured) a console wide enough that rich
     does not squeeze table columns to 80 characters."""
-    if out.is_terminal:
+    if out.is_terminal or out.quiet:
         return out
     return Console(width=200, highlight=False, soft_wrap=True, file=out.file)
 

@@ -56,6 +56,7 @@ def test_two_processes_select_exactly_what_one_process_selects(tmp_path):
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "torchrun: 2 processes (backend gloo)" in proc.stdout
+    assert proc.stdout.count("Active-learning cycles") == 1  # one voice: rank 0's table
     assert _selections(dist) == _selections(single)
     assert len(_selections(dist)) == 4  # initial labels + 3 cycles
     assert (dist / "ledger.jsonl").read_bytes() == (single / "ledger.jsonl").read_bytes()
