@@ -51,6 +51,7 @@ from .interfaces import (
     Task,
 )
 from .params import Configurable, NoParams, parse_params
+from .paths import is_path_like
 from .types import (
     CycleResult,
     DataCheckReport,
@@ -126,6 +127,7 @@ __all__ = [
     "dist_context",
     "frame_array",
     "hookimpl",
+    "is_path_like",
     "parse_params",
     "readonly_array",
     "validate_import",

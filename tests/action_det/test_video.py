@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import attrs
 import numpy as np
 import pytest
 from asl_action_det.dataset import (
@@ -200,3 +201,20 @@ def test_mask_file_without_part_mask_names_the_file(tmp_path: Path):
     ds = ActionDataset.from_act_layout(root, "GT.pkl")
     with pytest.raises(DatasetError, match=r"b_0/puppet_mask\.mat has no variable 'part_mask'"):
         ds.gt_mask("b/b_0")
+
+
+@pytest.mark.parametrize("bad", ["../outside", "/abs/video", "Biking/../../x", ""])
+def test_video_ids_that_would_leave_the_dataset_are_refused(tmp_path: Path, bad: str):
+    """An annotation file's video id becomes a frame-folder path: one that could reach
+    outside the dataset is refused, naming the file, before anything is read."""
+    gt = one_video_gt(5)
+    gt = attrs.evolve(
+        gt,
+        nframes=FrozenMap({bad: 5}),
+        resolution=FrozenMap({bad: (SIZE, SIZE)}),
+        tubes=FrozenMap({bad: gt.tubes[VIDEO]}),
+        train_videos=((bad,),),
+        test_videos=((),),
+    )
+    with pytest.raises(DatasetError, match=r"gt\.pkl: video id .* not a relative name"):
+        ActionDataset(tmp_path, gt, masks_dir=None)

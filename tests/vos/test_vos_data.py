@@ -389,6 +389,11 @@ def test_meta_that_is_not_json_is_named(tiny: Path) -> None:
         ({"videos": {"v": {"objects": {"0": {"frames": []}}}}}, "object id '0'"),
         ({"videos": {"v": {"objects": {"1": {"frames": "00000"}}}}}, "frames must be a list"),
         ({"videos": {"v": {"objects": {"1": {"frames": [], "category": 3}}}}}, "category"),
+        # names become paths under JPEGImages/ and Annotations/: none may leave the dataset
+        ({"videos": {"..": {"objects": {}}}}, "'..': not a folder name"),
+        ({"videos": {"a\\b": {"objects": {}}}}, "not a folder name"),
+        ({"videos": {"v": {"objects": {"1": {"frames": [".."]}}}}}, "frames must be a list"),
+        ({"videos": {"v": {"objects": {"1": {"frames": ["a\\b"]}}}}}, "frames must be a list"),
     ],
 )
 def test_meta_of_the_wrong_schema_is_named(tmp_path: Path, doc: Any, problem: str) -> None:

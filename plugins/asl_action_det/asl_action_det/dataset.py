@@ -41,7 +41,15 @@ from typing import Any, Literal
 import numpy as np
 from attrs import cmp_using, field, frozen
 
-from asl_core import ConfigError, FrozenMap, LabelState, Region, VideoInfo, readonly_array
+from asl_core import (
+    ConfigError,
+    FrozenMap,
+    LabelState,
+    Region,
+    VideoInfo,
+    is_path_like,
+    readonly_array,
+)
 
 from . import safe_pickle
 from .errors import DatasetError
@@ -603,6 +611,12 @@ class ActionDataset:
         train = set(gt.train_videos[self.split - 1])
         test = set(gt.test_videos[self.split - 1])
         for video, n in gt.nframes.items():
+            if is_path_like(video):
+                # ids become frame-folder and video-file paths: none may leave the dataset
+                raise DatasetError(
+                    f"{gt.source}: video id {video!r} is not a relative name inside the dataset "
+                    "folder (absolute, empty, or with a '.' / '..' component); refusing it"
+                )
             tubes = gt.tubes.get(video, ())
             split_name = "train" if video in train else "test" if video in test else None
             native = gt.resolution[video]

@@ -60,7 +60,7 @@ from typing import Any
 
 import numpy as np
 
-from asl_core import FrameRef, Region
+from asl_core import FrameRef, Region, is_path_like
 
 from .exchange import (
     ExchangeFormatError,
@@ -86,17 +86,6 @@ _IMAGE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP"}
 
 
 # --------------------------------------------------------------------------- shared helpers
-
-
-def is_path_like(name: str) -> bool:
-    """True for a name that could escape the folder it is joined to: empty, with a NUL,
-    absolute (``/x``, ``\\x``, ``C:...``) or with a ``..`` component (``/`` or ``\\``
-    separated). Ordinary nested ids such as ``"Basketball/v_Basketball_g01_c01"`` are fine."""
-    if not name or "\x00" in name:
-        return True
-    if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
-        return True
-    return any(part == ".." for part in re.split(r"[\\/]", name))
 
 
 def read_json(path: Path) -> Any:

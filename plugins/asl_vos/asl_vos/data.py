@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 from attrs import field, frozen
 
-from asl_core import ConfigError
+from asl_core import ConfigError, is_path_like
 
 from .errors import VosDataError
 from .pngio import read_image, read_mask
@@ -203,7 +203,7 @@ def read_meta(path: Path) -> dict[str, tuple[VosObject, ...]]:
     for vid in sorted(doc["videos"]):
         entry = doc["videos"][vid]
         where = f"{path}: video {vid!r}"
-        if not vid or "/" in vid or "\\" in vid:
+        if is_path_like(vid) or "/" in vid or "\\" in vid:
             raise VosDataError(f"{where}: not a folder name")
         if not isinstance(entry, dict) or not isinstance(entry.get("objects"), dict):
             raise VosDataError(f'{where}: expected an object with an "objects" object')
@@ -217,7 +217,7 @@ def read_meta(path: Path) -> dict[str, tuple[VosObject, ...]]:
                 raise VosDataError(f"{where}, object {key}: category must be a string")
             frames = obj.get("frames", [])
             if not isinstance(frames, list) or not all(
-                isinstance(f, str) and f and "/" not in f for f in frames
+                not is_path_like(f) and "/" not in f and "\\" not in f for f in frames
             ):
                 raise VosDataError(f"{where}, object {key}: frames must be a list of frame names")
             names = tuple(sorted(set(frames), key=frame_sort_key))
