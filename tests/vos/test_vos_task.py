@@ -221,6 +221,34 @@ def test_a_checkpoint_of_another_model_is_refused_naming_it(task: VosTask, tmp_p
         task.load_checkpoint(path)
 
 
+class _RunsCode:
+    """Pickles to a call of ``os.system``: what a tampered checkpoint would hold."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (self.command,))
+
+
+def test_a_checkpoint_that_would_run_code_is_refused_without_running_it(
+    task: VosTask, tmp_path
+) -> None:
+    """Checkpoints load with torch.load(weights_only=True): a pickled call is never executed."""
+    import torch
+
+    from asl_core import RunDirError
+
+    marker = tmp_path / "pwned"
+    path = tmp_path / "model.pt"
+    torch.save({"state_dict": {}, "memory": _RunsCode(f"touch {marker}")}, path)
+    with pytest.raises(RunDirError, match=r"model\.pt: not a plain-tensor checkpoint; refused"):
+        task.load_checkpoint(path)
+    assert not marker.exists()
+
+
 # ------------------------------------------------------------------ bad configurations
 
 

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import logging
 import math
+import pickle
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -902,6 +903,14 @@ class VosTask(Configurable):
                 str(v): {int(f): [list(x) for x in e] for f, e in m.items()}
                 for v, m in data["memory"].items()
             }
-        except (RuntimeError, OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        except pickle.UnpicklingError as exc:
+            # weights_only refused a global (code the file wanted to run), or the file is torn
+            raise RunDirError(
+                f"{path}: not a plain-tensor checkpoint; refused without running anything "
+                f"({str(exc).splitlines()[0]})"
+            ) from None
+        except (
+            RuntimeError, OSError, ValueError, KeyError, TypeError, AttributeError, EOFError
+        ) as exc:  # fmt: skip
             raise RunDirError(f"{path}: checkpoint does not match the vos model ({exc})") from None
         return model
