@@ -120,12 +120,19 @@ def _selection(run: Any, cycle: int) -> tuple[Path, dict[str, Any]]:
 
 
 def _request(
-    run: Any, state: Mapping[str, Any], components: Any, *, whole: bool = False, pool: bool = False
+    run: Any,
+    state: Mapping[str, Any],
+    components: Any,
+    *,
+    whole: bool = False,
+    pool: bool = False,
+    keep_prefill: bool = True,
 ) -> tuple[ExchangeRequest, set[FrameRef], Path, dict[str, Any]]:
     """The request of the waiting cycle: its frames not yet in the ledger (``whole``: all of
     its selected frames), their videos (``pool``: every pool video), the labelled frames of
     those videos as context. Also the frames of that cycle already in the ledger and the
-    cycle's selection file and contents."""
+    cycle's selection file and contents. ``keep_prefill``: cache newly computed pre-fill
+    predictions in the run (:func:`_prefill`)."""
     from .ledger import Ledger
 
     task = components.task
@@ -153,7 +160,7 @@ def _request(
         for r in contents.records
         if not r.annotation.pseudo and r.cycle != cycle and r.annotation.ref.video in chosen
     }
-    predictions = _prefill(run, cycle, components, [r.ref for r in requested])
+    predictions = _prefill(run, cycle, components, [r.ref for r in requested], save=keep_prefill)
     request = ExchangeRequest(
         run=run.root.name,
         cycle=cycle,
@@ -167,10 +174,12 @@ def _request(
 
 
 def _prefill(
-    run: Any, cycle: int, components: Any, frames: list[FrameRef]
+    run: Any, cycle: int, components: Any, frames: list[FrameRef], *, save: bool = True
 ) -> dict[FrameRef, tuple[Region, ...]]:
     """The selecting model's regions on ``frames``, computed once per cycle and cached in
-    ``cycles/NNN/prefill.jsonl`` (see module doc); ``{}`` when there is no model to ask."""
+    ``cycles/NNN/prefill.jsonl`` (see module doc); ``{}`` when there is no model to ask.
+    ``save=False`` computes what the cache lacks without writing it (an import, which must
+    leave the run as it was when it refuses the file)."""
     from .ledger import decode_record, encode_record
     from .rundir import atomic_write_bytes
 
@@ -196,6 +205,8 @@ def _prefill(
             f"for {len(missing)} frames"
         )
     cached.update(zip(missing, (tuple(r) for r in regions), strict=True))
+    if not save:
+        return cached
     body = b"".join(
         encode_record(cycle, FrameAnnotation(ref.video, ref.frame, regs, "model", 0.0, True))
         for ref, regs in cached.items()
@@ -244,7 +255,10 @@ def import_annotations(
 ) -> ImportSummary:
     """Validate ``file`` against the paused run and append its new frames to the ledger.
 
-    Nothing is written when any check fails.
+    Nothing is written when any check fails. A last ledger line cut off by an interrupted
+    earlier import (or run) is set aside as the loop does (:meth:`Ledger.recover`, kept in
+    ``ledger.jsonl.partial``, with a warning) once the file passed every check, so importing
+    again after a crash completes the cycle.
 
     Raises:
         AslUsageError: the run is not waiting; a missing, malformed or mismatching file (the
@@ -261,7 +275,7 @@ def import_annotations(
         # the frames already imported stay in the request so a second import of the same file
         # is recognised and skipped instead of refused as "not requested"
         request, bought, sel_path, data = _request(
-            run, state, components, whole=True, pool=accept_extra
+            run, state, components, whole=True, pool=accept_extra, keep_prefill=False
         )
         result = oracle.read_file(fmt, Path(file), request)
         frames, warnings = validate_import(
@@ -285,6 +299,14 @@ def import_annotations(
             new.append(item)
             if item.ref not in wanted:
                 extras.append(item.ref)
+        if contents.partial:
+            # the torn line is no label (read() skips it): set it aside so the append can follow
+            size = ledger.recover()
+            warnings.append(
+                f"{ledger.path}: the last line ({size} bytes) was cut off by an interrupted "
+                f"write; it was moved to {ledger.partial_path.name} and its frame counts as not "
+                "imported"
+            )
         if extras:
             # selection first: a crash before the ledger append leaves a run that waits for them
             data["frames"] = [*data["frames"], *([r.video, r.frame, 0.0] for r in extras)]

@@ -197,6 +197,9 @@ class Ledger:
 
         Raises:
             LedgerError: when the ledger ends with an unterminated line (call :meth:`recover`).
+            OSError: the disk is full, read-only..., naming the ledger file. A write cut short
+                leaves at most an unterminated last line, which :meth:`read` ignores and
+                :meth:`recover` sets aside.
         """
         data = b"".join(encode_record(c, a) for c, a in records)
         if not data:
@@ -208,6 +211,13 @@ class Ledger:
                 raise LedgerError(f"{self.path}: ends with an incomplete line; recover it first")
             self._write(fd, data)
             os.fsync(fd)
+        except OSError as exc:
+            if exc.filename is not None or exc.errno is None:
+                raise
+            # os.write and os.fsync name no file: say which one could not be appended to
+            raise OSError(
+                exc.errno, exc.strerror or os.strerror(exc.errno), str(self.path)
+            ) from exc
         finally:
             os.close(fd)
         return data.count(b"\n")

@@ -25,7 +25,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from .errors import RunDirError
 
@@ -47,9 +47,17 @@ def atomic_write_with(path: Path, write: Callable[[Path], None]) -> None:
 
     The temporary file lives in the same folder (rename is atomic only within a filesystem) and
     is removed if ``write`` fails, so ``path`` is either untouched or complete.
+
+    Raises:
+        OSError: as raised (a full disk, a read-only folder...), with ``path`` as its
+            ``filename`` when the failing call named no file, so messages say what could not
+            be written.
     """
     path = Path(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        _reraise_naming(exc, path)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -57,11 +65,21 @@ def atomic_write_with(path: Path, write: Callable[[Path], None]) -> None:
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
             tmp.unlink()
+        if isinstance(exc, OSError):
+            _reraise_naming(exc, path)
         raise
     _fsync_dir(path.parent)
+
+
+def _reraise_naming(exc: OSError, path: Path) -> NoReturn:
+    """Raise ``exc``, or when it names no file (``write`` and ``fsync`` failures such as
+    ENOSPC or EIO carry none) the same error, of the same ``OSError`` subclass, naming ``path``."""
+    if exc.filename is not None or exc.errno is None:
+        raise exc
+    raise OSError(exc.errno, exc.strerror or os.strerror(exc.errno), str(path)) from exc
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
