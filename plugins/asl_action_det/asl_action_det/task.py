@@ -29,10 +29,15 @@ Several processes (``torchrun``, :func:`asl_core.dist_context`): ``train`` wraps
 ``DistributedDataParallel``; every rank draws the whole batch from the shared generator but
 decodes and runs only its share, and the losses are scaled so that the averaged gradient is
 the one-process gradient of the whole batch.
+
+Loading: with ``loader_workers`` > 0 worker processes decode the training clips of the next
+steps while the current one computes (:mod:`.loader`); the draws stay in the training process,
+so training is bit-identical to in-process loading.
 """
 
 from __future__ import annotations
 
+import collections
 import logging
 import math
 from collections.abc import Iterator, Mapping, Sequence
@@ -137,6 +142,10 @@ class ActionDetParams:
             are identical whatever the bound (chunks are cut between the clip batches of the
             unchunked pass).
         device: ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
+        loader_workers: worker processes that decode the training clips' frames a few steps
+            ahead while the current step computes (:mod:`.loader`; each torchrun process has
+            its own); ``0`` (default) reads them in the training process. Training is
+            bit-identical for every value: the random draws stay in the training process.
         box_metrics: also report the box-detection frame-AP / video-AP (``act`` preset, IoU 0.5,
             0.2, 0.75 and 0.5:0.95) of the tight boxes of the predicted masks, scored by the
             predicted class's probability, as ``box-frame-AP@<t>`` / ``box-video-AP@<t>``
@@ -187,6 +196,7 @@ class ActionDetParams:
     eval_batch: int = field(default=4, converter=int, validator=_positive)
     predict_chunk_mb: float = field(default=32.0, converter=float, validator=_positive)
     device: str = field(default="auto", validator=validators.in_(("auto", "cpu", "cuda")))
+    loader_workers: int = field(default=0, converter=int, validator=validators.ge(0))
     box_metrics: bool = field(default=True, validator=validators.instance_of(bool))
 
     @encoder_weights.validator
@@ -370,14 +380,22 @@ class ActionDetTask(Configurable):
         the world size, so that the gradient DistributedDataParallel averages is the
         one-process gradient of the whole batch. Returns the unwrapped module, on the CPU.
 
+        With ``loader_workers > 0`` the clips' frames are decoded by that many worker processes
+        (:class:`.loader.ClipBatchLoader`), a few steps ahead of the step being computed; the
+        draws are still made here, from ``rng``, in the same order and number, so the result is
+        bit-identical to ``loader_workers = 0``. The workers are shut down when training ends,
+        fails or is interrupted.
+
         Raises:
             ValueError: no labelled frame.
             ConfigError: under torchrun, ``batch_size`` below the number of processes.
             FloatingPointError: a non-finite loss (of the whole batch: every rank raises).
+            DatasetError: a clip's frames cannot be read (naming the file), from a worker too.
         """
         import torch
 
         from .clips import train_clip
+        from .loader import ClipBatchLoader, ClipSpec, StepSpec
         from .losses import actor_map_loss, margin_at, pixel_bce_per_frame, spread_loss
 
         p = self.params
@@ -416,79 +434,82 @@ class ActionDetTask(Configurable):
             else (lambda s: 1.0),
         )
         mine = list(ctx.batch_share(p.batch_size))
-        progress.start(p.iterations, "steps")
-        for step in range(p.iterations):
-            picks = rng.integers(len(prepared), size=p.batch_size)
-            draws = []
-            for k in picks:
-                v, lab, target, w = prepared[int(k)]
-                center = int(lab[rng.integers(lab.size)])
-                index, valid = train_clip(center, v.num_frames, p.clip_len, p.clip_stride, rng)
-                flip = bool(p.flip and rng.random() < 0.5)
-                seed = int(rng.integers(2**63 - 1))
-                fw = np.where(valid, w[index], 0.0)
-                # a clip centred on a labelled frame without actor shows nothing of the class
-                draws.append((v, target, index, fw, flip, seed, bool(target[center].any())))
-            clips, masks, weights, classes, shown, gens = [], [], [], [], [], []
-            for i in mine:
-                v, target, index, fw, flip, seed, on = draws[i]
-                clip = self.dataset.read_frames(v.id, index)
-                mask = target[index]
-                if flip:
-                    clip, mask = clip[:, :, ::-1], mask[:, :, ::-1]
-                clips.append(clip)
-                masks.append(mask)
-                weights.append(fw)
-                classes.append(v.label)
-                shown.append(on)
-                # per-clip dropout masks: the same for a clip whichever process computes it
-                gens.append(torch.Generator().manual_seed(seed))
-            x = (
-                torch.from_numpy(np.stack(clips))
-                .float()
-                .div_(255.0)
-                .permute(0, 4, 1, 2, 3)
-                .to(device)
-            )
-            y = torch.from_numpy(np.stack(masks).astype(np.float32)).to(device)
-            fw = torch.from_numpy(np.stack(weights).astype(np.float32)).to(device)
-            cls = torch.as_tensor(classes, dtype=torch.long, device=device)
-            out = net(x, target=cls, generators=gens)
-            margin = margin_at(step, p.iterations, p.margin_start, p.margin_end)
-            on = torch.as_tensor(shown, device=device)
-            cls_loss = (
-                spread_loss(out.activations[on], cls[on], margin)
-                if bool(on.any())
-                else out.activations.sum() * 0.0
-            )
-            seg_loss = loss.reduce(pixel_bce_per_frame(out.logits, y), fw).mean()
-            map_loss = actor_map_loss(out.actor_logits, y, fw)
-            if ctx.enabled:
-                # each term: a mean over this rank's items → its part of the whole batch's mean
-                cls_loss = cls_loss * (sum(shown) / max(sum(d[6] for d in draws), 1))
-                seg_loss = seg_loss * (len(mine) / p.batch_size)
-                used = [bool((d[3] > 0).any()) for d in draws]
-                map_loss = map_loss * (sum(used[i] for i in mine) / max(sum(used), 1))
-            seg_loss = seg_loss + map_loss
-            total = p.cls_weight * cls_loss + p.seg_weight * seg_loss
-            report = torch.stack([total, cls_loss, seg_loss]).detach()
-            if ctx.enabled:
-                import torch.distributed as dist
+        # each step's draws, waiting for their frames: with loader workers the specs are drawn
+        # up to a few steps ahead of the step that computes (from rng alone, in the same order)
+        pending: collections.deque[list[tuple]] = collections.deque()
 
-                dist.all_reduce(report)  # the whole batch's losses, the same on every rank
-            if not bool(torch.isfinite(report[0])):
-                # never keep training on garbage: a NaN here poisons every later step
-                raise FloatingPointError(
-                    f"action_det training diverged at step {step}: loss {float(report[0])} "
-                    f"(classification {float(report[1])}, localisation {float(report[2])}); "
-                    "lower task.lr"
+        def step_specs() -> Iterator[StepSpec]:
+            for step in range(p.iterations):
+                picks = rng.integers(len(prepared), size=p.batch_size)
+                draws = []
+                for k in picks:
+                    v, lab, target, w = prepared[int(k)]
+                    center = int(lab[rng.integers(lab.size)])
+                    index, valid = train_clip(center, v.num_frames, p.clip_len, p.clip_stride, rng)
+                    flip = bool(p.flip and rng.random() < 0.5)
+                    seed = int(rng.integers(2**63 - 1))
+                    fw = np.where(valid, w[index], 0.0)
+                    # a clip centred on a labelled frame without actor shows nothing of the class
+                    draws.append((v, target, index, fw, flip, seed, bool(target[center].any())))
+                pending.append(draws)
+                yield StepSpec(
+                    step, [ClipSpec(draws[i][0].id, draws[i][2], draws[i][4]) for i in mine]
                 )
-            optimiser.zero_grad(set_to_none=True)
-            # DistributedDataParallel averages the ranks' gradients; their sum is wanted
-            (total * ctx.world_size if ctx.enabled else total).backward()
-            optimiser.step()
-            scheduler.step()
-            progress.advance(1)
+
+        progress.start(p.iterations, "steps")
+        with ClipBatchLoader(self.dataset, step_specs(), p.loader_workers) as batches:
+            for step, frames in batches:
+                draws = pending.popleft()
+                masks, weights, classes, shown, gens = [], [], [], [], []
+                for i in mine:
+                    v, target, index, fw, flip, seed, on = draws[i]
+                    mask = target[index]
+                    masks.append(mask[:, :, ::-1] if flip else mask)
+                    weights.append(fw)
+                    classes.append(v.label)
+                    shown.append(on)
+                    # per-clip dropout masks: the same for a clip whichever process computes it
+                    gens.append(torch.Generator().manual_seed(seed))
+                x = frames.permute(0, 4, 1, 2, 3).to(device)  # [B, 3, L, H, W]
+                y = torch.from_numpy(np.stack(masks).astype(np.float32)).to(device)
+                fw = torch.from_numpy(np.stack(weights).astype(np.float32)).to(device)
+                cls = torch.as_tensor(classes, dtype=torch.long, device=device)
+                out = net(x, target=cls, generators=gens)
+                margin = margin_at(step, p.iterations, p.margin_start, p.margin_end)
+                on = torch.as_tensor(shown, device=device)
+                cls_loss = (
+                    spread_loss(out.activations[on], cls[on], margin)
+                    if bool(on.any())
+                    else out.activations.sum() * 0.0
+                )
+                seg_loss = loss.reduce(pixel_bce_per_frame(out.logits, y), fw).mean()
+                map_loss = actor_map_loss(out.actor_logits, y, fw)
+                if ctx.enabled:
+                    # each term: a mean over this rank's items → its part of the whole batch's mean
+                    cls_loss = cls_loss * (sum(shown) / max(sum(d[6] for d in draws), 1))
+                    seg_loss = seg_loss * (len(mine) / p.batch_size)
+                    used = [bool((d[3] > 0).any()) for d in draws]
+                    map_loss = map_loss * (sum(used[i] for i in mine) / max(sum(used), 1))
+                seg_loss = seg_loss + map_loss
+                total = p.cls_weight * cls_loss + p.seg_weight * seg_loss
+                report = torch.stack([total, cls_loss, seg_loss]).detach()
+                if ctx.enabled:
+                    import torch.distributed as dist
+
+                    dist.all_reduce(report)  # the whole batch's losses, the same on every rank
+                if not bool(torch.isfinite(report[0])):
+                    # never keep training on garbage: a NaN here poisons every later step
+                    raise FloatingPointError(
+                        f"action_det training diverged at step {step}: loss {float(report[0])} "
+                        f"(classification {float(report[1])}, localisation {float(report[2])}); "
+                        "lower task.lr"
+                    )
+                optimiser.zero_grad(set_to_none=True)
+                # DistributedDataParallel averages the ranks' gradients; their sum is wanted
+                (total * ctx.world_size if ctx.enabled else total).backward()
+                optimiser.step()
+                scheduler.step()
+                progress.advance(1)
         del net  # drops DistributedDataParallel's hooks on the parameters
         return model.cpu()
 
