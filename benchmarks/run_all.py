@@ -30,6 +30,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "bench_main_job": ([], ["--", "--cycles", "1"]),
     "bench_distributed": ([], ["--quick"]),
     "bench_long_video": ([], ["--quick"]),
+    "bench_data_loading": ([], ["--quick"]),
 }
 
 #: runnable with --only, not part of the default set (quality results or GPU-only)

@@ -244,3 +244,26 @@ def test_predict_regions_gives_the_tight_box_of_the_predicted_mask_and_the_voted
         ys, xs = np.nonzero(masks[f])
         assert region.box == (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
         assert region.category == video.label
+
+
+class _RunsCode:
+    """Pickles to a call of ``os.system``: what a tampered checkpoint would hold."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (self.command,))
+
+
+def test_a_checkpoint_that_would_run_code_is_refused_without_running_it(task, tmp_path):
+    """Run-directory checkpoints are untrusted (a run folder can come from anyone): they load
+    with torch.load(weights_only=True), so a pickled call is refused and never executed."""
+    marker = tmp_path / "pwned"
+    path = tmp_path / "model.pt"
+    torch.save({"weight": _RunsCode(f"touch {marker}")}, path)
+    with pytest.raises(RunDirError, match=r"model\.pt: not a plain-tensor checkpoint; refused"):
+        task.load_checkpoint(path)
+    assert not marker.exists()

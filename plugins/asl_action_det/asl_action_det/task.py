@@ -40,6 +40,7 @@ from __future__ import annotations
 import collections
 import logging
 import math
+import pickle
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -723,7 +724,13 @@ class ActionDetTask(Configurable):
             state = torch.load(path, map_location="cpu", weights_only=True)
             model = self.build_model(np.random.default_rng(0))
             model.load_state_dict(state, strict=True)
-        except (RuntimeError, OSError, ValueError, KeyError) as exc:
+        except pickle.UnpicklingError as exc:
+            # weights_only refused a global (code the file wanted to run), or the file is torn
+            raise RunDirError(
+                f"{path}: not a plain-tensor checkpoint; refused without running anything "
+                f"({str(exc).splitlines()[0]})"
+            ) from None
+        except (RuntimeError, OSError, ValueError, KeyError, TypeError, EOFError) as exc:
             raise RunDirError(
                 f"{path}: checkpoint does not match the action_det model ({exc})"
             ) from None
