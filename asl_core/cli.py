@@ -1017,16 +1017,23 @@ def cmd_plugins(args: argparse.Namespace, manager: PluginManager, out: Console) 
     # the summary column only when there is room for it (it is always in --json)
     wide = out.width >= 140
     table = Table(title="ASL plugins", caption=f"interpreter: {sys.executable}")
-    for col in ("kind", "name", "dist", "version", "module", *(["summary"] if wide else [])):
-        table.add_column(col, no_wrap=True, overflow="ellipsis")
-    for e in entries:
-        row = [
+    rows = [
+        [
             e.kind,
             e.name,
             e.dist or "-",
             e.version or "-",
             _module_display(e.module, e.module_file()),
         ]
+        for e in entries
+    ]
+    for i, col in enumerate(("kind", "name", "dist", "version", "module")):
+        # never cut: people copy these names; the summary gives way instead
+        width = max([len(col), *(len(r[i]) for r in rows)])
+        table.add_column(col, no_wrap=True, min_width=width)
+    if wide:
+        table.add_column("summary", no_wrap=True, overflow="ellipsis")
+    for e, row in zip(entries, rows, strict=True):
         table.add_row(*row, *([e.summary] if wide else []))
     out.print(table)
     if manager.failed:
