@@ -60,7 +60,7 @@ from .rundir import (
     atomic_write_with,
     read_json,
 )
-from .scoring import score_pool
+from .scoring import check_stats, score_pool
 from .statscache import StatsCache, file_sha256
 from .types import CycleResult, FrameRef, FrameStats, LabelState, Selection, VideoInfo
 
@@ -321,21 +321,6 @@ def labels_up_to(contents: LedgerContents, cycle: int) -> LabelState:
         r.annotation.ref for r in contents.records if r.cycle <= cycle and r.annotation.pseudo
     ]
     return LabelState.from_frames(human).with_added(pseudo, pseudo=True)
-
-
-def check_stats(st: Any, video: VideoInfo, scorer: str) -> FrameStats:
-    """Check that a scorer's ``frame_stats``/``prepare_pool`` gave ``FrameStats`` of ``video``.
-
-    Raises:
-        PluginContractError: naming the scorer, when it is not FrameStats of that video and
-            length.
-    """
-    if not isinstance(st, FrameStats) or st.video != video.id or st.num_frames != video.num_frames:
-        raise PluginContractError(
-            f"scorer {scorer!r}: expected FrameStats for {video.id!r} with "
-            f"{video.num_frames} frames, got {st!r:.200}"
-        )
-    return st
 
 
 def check_selection(

@@ -21,7 +21,7 @@ from .errors import PluginContractError
 from .interfaces import OUTPUT_FRAME_AXIS, Progress, Scorer, Task
 from .types import FrameStats, OutputChunk, VideoInfo
 
-__all__ = ["reduce_outputs", "score_pool", "video_stats"]
+__all__ = ["check_stats", "reduce_outputs", "score_pool", "video_stats"]
 
 
 def _contract(task_name: str, message: str) -> PluginContractError:
@@ -102,7 +102,7 @@ def reduce_outputs(
             if local:
                 part_video = VideoInfo(video.id, item.stop - item.start, video.label, video.split)
                 st = scorer.frame_stats(part_video, {k: item.outputs[k] for k in requires}, rng)
-                parts.append(_checked(st, part_video, scorer_name))
+                parts.append(check_stats(st, part_video, scorer_name))
             chunks.append(item if not local else _drop_outputs(item))
             # free this chunk's pixels before the task computes the next one
             del item
@@ -122,7 +122,7 @@ def reduce_outputs(
         whole = outputs
     if whole is not None:
         st = scorer.frame_stats(video, {k: whole[k] for k in requires}, rng)
-        return _checked(st, video, scorer_name)
+        return check_stats(st, video, scorer_name)
     if not chunks:
         raise _contract(task_name, f"predict() yielded nothing for {video.id!r}")
     if not chunks[-1].last:
@@ -133,7 +133,7 @@ def reduce_outputs(
         )
     if not local:
         st = scorer.frame_stats(video, _join(chunks, requires), rng)
-        return _checked(st, video, scorer_name)
+        return check_stats(st, video, scorer_name)
     keys = set(parts[0].values)
     if any(set(p.values) != keys for p in parts):
         raise PluginContractError(
@@ -149,10 +149,16 @@ def _drop_outputs(chunk: OutputChunk) -> OutputChunk:
     return OutputChunk(chunk.video, chunk.start, chunk.stop, chunk.num_frames)
 
 
-def _checked(st: Any, video: VideoInfo, scorer_name: str) -> FrameStats:
+def check_stats(st: Any, video: VideoInfo, scorer: str) -> FrameStats:
+    """Check that a scorer's ``frame_stats``/``prepare_pool`` gave ``FrameStats`` of ``video``.
+
+    Raises:
+        PluginContractError: naming the scorer, when it is not FrameStats of that video and
+            length.
+    """
     if not isinstance(st, FrameStats) or st.video != video.id or st.num_frames != video.num_frames:
         raise PluginContractError(
-            f"scorer {scorer_name!r}: expected FrameStats for {video.id!r} with "
+            f"scorer {scorer!r}: expected FrameStats for {video.id!r} with "
             f"{video.num_frames} frames, got {st!r:.200}"
         )
     return st
@@ -175,7 +181,7 @@ def video_stats(
     requires = frozenset(scorer.requires)
     if not requires:
         st = scorer.frame_stats(video, {}, stats_rng)
-        return _checked(st, video, scorer_name)
+        return check_stats(st, video, scorer_name)
     items = task.predict(model, [video], requires, predict_rng)
     return reduce_outputs(
         items, video, requires, scorer, stats_rng, task_name=task_name, scorer_name=scorer_name
